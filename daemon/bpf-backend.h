@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The only module that calls bpf() or libbpf. Everything here works on plain fds and plain
+ * structs, holds no global state except a lazily built BTF name index, and is safe to call from
+ * worker threads (each call is independent; the BTF index is built once under a lock).
+ *
+ * Functions return 0 / >= 0 on success and a negative errno on failure. On failure the
+ * `struct bb_error` passed in (if any) names a stable error and carries details for the client.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum bb_error_kind {
+        BB_ERR_NONE = 0,
+        BB_ERR_INVALID_OBJECT,     /* not ELF, corrupt, libbpf could not open it: reason */
+        BB_ERR_NO_FEXIT_PROGRAMS,  /* the object has no fexit/ or fexit.s/ program */
+        BB_ERR_NO_SUCH_PROGRAM,    /* a selected program name is not in the object: name */
+        BB_ERR_NO_SUCH_FUNCTION,   /* target not in any BTF: function, suggestions */
+        BB_ERR_FUNCTION_DENIED,    /* target on fexitd's deny list or unusable: function, reason */
+        BB_ERR_VERIFIER,           /* the verifier rejected it: program, errno, log */
+        BB_ERR_KERNEL,             /* any other kernel refusal: operation, errno, message */
+};
+
+#define BB_SUGGESTIONS_MAX 5
+
+struct bb_error {
+        enum bb_error_kind kind;
+        int err;                    /* positive errno, 0 if none */
+        char *operation;            /* "load", "attach", "pin", ... */
+        char *program;              /* program name involved */
+        char *function;             /* function name involved */
+        char *message;              /* human readable, one line */
+        char *log;                  /* verifier log or libbpf's messages (tail, <= 16 KiB) */
+        char *suggestions[BB_SUGGESTIONS_MAX]; /* close matches for an unknown function */
+};
+
+void bb_error_clear(struct bb_error *e);   /* frees the strings, resets to BB_ERR_NONE */
+
+/* Which programs to load and where to attach them. */
+struct bb_select {
+        const char *name;            /* program name in the object */
+        const char *function;        /* NULL: the function from the ELF section */
+        uint32_t target_prog_id;     /* != 0: a function of this loaded BPF program */
+        const char *const *functions;/* one instance per function (names or globs); NULL if unused */
+        size_t n_functions;
+};
+
+struct bb_load_request {
+        int object_fd;               /* the ELF object; read with pread(), never by path */
+        const struct bb_select *select; /* NULL/0: every fexit program with its section's target */
+        size_t n_select;
+};
+
+struct bb_prog {
+        char *name;                  /* program name */
+        int fd;                      /* owned: O_CLOEXEC, >= 3 */
+        uint32_t id;                 /* kernel prog id */
+        char *function;              /* attach target function */
+        char *btf_object;            /* "vmlinux", module name, or "bpf" */
+        uint32_t btf_id;             /* attach_btf_id */
+        uint32_t target_prog_id;     /* != 0 when attached to another BPF program */
+        bool sleepable;
+};
+
+struct bb_map {
+        char *name;
+        int fd;                      /* owned */
+        uint32_t id;
+        uint32_t type;               /* enum bpf_map_type */
+        uint32_t key_size, value_size, max_entries, flags;
+};
+
+struct bb_skipped {
+        char *function;
+        char *reason;
+};
+
+struct bb_load_result {
+        struct bb_prog *progs;
+        size_t n_progs;
+        struct bb_map *maps;         /* maps shared by all progs of this load */
+        size_t n_maps;
+        struct bb_skipped *skipped;  /* glob matches left out (deny list, too many args, ...) */
+        size_t n_skipped;
+};
+
+/* Frees everything and closes every fd still >= 0 in the result. Accepts NULL. */
+void bb_load_result_free(struct bb_load_result *r);
+
+/* Verify, resolve targets, load. All or nothing: on failure no fd is left open. */
+int bb_load(const struct bb_load_request *req, struct bb_load_result *ret, struct bb_error *err);
+
+/* Attach a loaded fexit program. Returns the link fd (owned by the caller), and its kernel id. */
+int bb_attach(int prog_fd, int *ret_link_fd, uint32_t *ret_link_id, struct bb_error *err);
+
+/* Pin an fd at path (in bpffs) / open a pinned object. bb_obj_get returns a new fd. */
+int bb_pin(int fd, const char *path);
+int bb_obj_get(const char *path, bool read_only);
+
+/* A read-only fd for the map (via a temporary pin in pin_dir if needed); returns the new fd. */
+int bb_map_fd_readonly(int map_fd, const char *pin_dir);
+
+/* Kernel-side facts, for List/Describe and for validating re-adopted pins. */
+struct bb_info {
+        uint32_t id;
+        uint32_t type;               /* prog type, link type or map type */
+        uint64_t run_cnt, run_time_ns;   /* programs; 0 when stats are off */
+        uint32_t prog_id;            /* links: the prog id */
+        uint32_t attach_btf_id;      /* progs */
+        char name[16];
+};
+int bb_prog_info(int fd, struct bb_info *ret);
+int bb_link_info(int fd, struct bb_info *ret);
+int bb_map_info(int fd, struct bb_info *ret);
+
+/* "array", "hash", "ringbuf", ... for a map type. */
+const char *bb_map_type_name(uint32_t type);
+
+/* Check that a function name can be attached at all (BTF exists, not on the deny list). */
+int bb_check_function(const char *function, struct bb_error *err);
