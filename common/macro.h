@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Ownership helpers in the style of systemd: a cleanup attribute per owned resource and explicit
+ * hand-over with TAKE_FD()/TAKE_PTR(). */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+static inline void freep(void *p) {
+        free(*(void **) p);
+}
+#define _cleanup_free_ _cleanup_(freep)
+
+/* Closes fd if valid, preserving errno; always returns -EBADF so `fd = safe_close(fd)` works. */
+static inline int safe_close(int fd) {
+        if (fd >= 0) {
+                int saved = errno;
+                close(fd);
+                errno = saved;
+        }
+        return -EBADF;
+}
+static inline void closep(int *fd) {
+        safe_close(*fd);
+}
+#define _cleanup_close_ _cleanup_(closep)
+
+#define TAKE_FD(fd)                          \
+        ({                                   \
+                int *_pfd_ = &(fd);          \
+                int _fd_ = *_pfd_;           \
+                *_pfd_ = -EBADF;             \
+                _fd_;                        \
+        })
+
+#define TAKE_PTR(ptr)                              \
+        ({                                         \
+                typeof(ptr) *_pptr_ = &(ptr);      \
+                typeof(ptr) _ptr_ = *_pptr_;       \
+                *_pptr_ = NULL;                    \
+                _ptr_;                             \
+        })
+
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)          \
+        static inline void func##p(type *p) {            \
+                if (*p)                                  \
+                        func(*p);                        \
+        }
+
+/* Keeps fds above stdio so a stray write to fd 0-2 never lands in a BPF object (as libbpf's
+ * ensure_good_fd does). Consumes fd; returns the new fd or -errno. */
+int fd_move_above_stdio(int fd);
+/* Closes every fd in the array and sets them to -EBADF. */
+void close_many(int *fds, size_t n);
