@@ -6,8 +6,8 @@ find_program(BPF_CLANG NAMES clang clang-14 REQUIRED)
 set(FEXITD_VMLINUX_H ${CMAKE_BINARY_DIR}/bpf/vmlinux.h)
 if(NOT TARGET fexitd_vmlinux_h)
   add_custom_command(OUTPUT ${FEXITD_VMLINUX_H}
-    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/bpf
-    COMMAND sh -c "'${BPFTOOL}' btf dump file /sys/kernel/btf/vmlinux format c > '${FEXITD_VMLINUX_H}.tmp' && mv '${FEXITD_VMLINUX_H}.tmp' '${FEXITD_VMLINUX_H}'"
+    COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/gen-vmlinux-h.sh ${BPFTOOL} ${FEXITD_VMLINUX_H}
+    VERBATIM
     COMMENT "Generating vmlinux.h from /sys/kernel/btf/vmlinux")
   add_custom_target(fexitd_vmlinux_h DEPENDS ${FEXITD_VMLINUX_H})
 endif()

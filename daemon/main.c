@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "daemon/log.h"
+#include "daemon/methods.h"
+#include "daemon/programs-d.h"
+#include "daemon/server.h"
+
+#define BPF_FS_MAGIC_ 0xcafe4a11
+
+static void help(void) {
+        printf("Usage: fexitd [OPTIONS]\n\n"
+               "Owns fexit eBPF programs and their links; clients talk Varlink on a Unix socket.\n\n"
+               "  --socket PATH        listen here unless socket-activated (default %s)\n"
+               "  --pin-dir DIR        bpffs directory for persistent objects (default %s)\n"
+               "  --state-dir DIR      where state.json is kept (default %s)\n"
+               "  --conf-dir DIR       policy.conf, programs.d/ and programs/ (default %s)\n"
+               "  --catalog DIRS       ':'-separated catalog dirs (default CONF/programs:%s)\n"
+               "  --admin-group NAME   members may call everything, like root (default fexit-admin)\n"
+               "  --workers N          threads for kernel work (default 4)\n"
+               "  --log-level LEVEL    debug, info, notice, warning, err (default info)\n"
+               "  --version, --help\n",
+               FEXITD_SOCKET, FEXITD_PIN_DIR, FEXITD_STATE_DIR, FEXITD_CONF_DIR, FEXITD_CATALOG_DIR);
+}
+
+static int parse_level(const char *s) {
+        static const char *const names[] = { "emerg", "alert", "crit", "err", "warning", "notice",
+                                              "info", "debug" };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (strcmp(s, names[i]) == 0)
+                        return (int) i;
+        return -EINVAL;
+}
+
+static int parse_args(int argc, char **argv, struct config *cfg, int *level) {
+        static const struct option opts[] = {
+                { "socket", required_argument, NULL, 's' },
+                { "pin-dir", required_argument, NULL, 'p' },
+                { "state-dir", required_argument, NULL, 'S' },
+                { "conf-dir", required_argument, NULL, 'c' },
+                { "catalog", required_argument, NULL, 'C' },
+                { "admin-group", required_argument, NULL, 'a' },
+                { "workers", required_argument, NULL, 'w' },
+                { "log-level", required_argument, NULL, 'l' },
+                { "version", no_argument, NULL, 'V' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
+                switch (c) {
+                case 's': cfg->socket_path = optarg; break;
+                case 'p': cfg->pin_dir = optarg; break;
+                case 'S': cfg->state_dir = optarg; break;
+                case 'c': cfg->conf_dir = optarg; break;
+                case 'C': cfg->catalog_dirs = optarg; break;
+                case 'a': cfg->admin_group = *optarg ? optarg : NULL; break;
+                case 'w': {
+                        char *end;
+                        unsigned long n = strtoul(optarg, &end, 10);
+                        if (*end || n == 0 || n > 64) {
+                                fprintf(stderr, "fexitd: --workers takes 1..64\n");
+                                return -EINVAL;
+                        }
+                        cfg->workers = (unsigned) n;
+                        break;
+                }
+                case 'l':
+                        *level = parse_level(optarg);
+                        if (*level < 0) {
+                                fprintf(stderr, "fexitd: unknown log level '%s'\n", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case 'V': printf("fexitd %s\n", FEXITD_VERSION); return 0;
+                case 'h': help(); return 0;
+                default: return -EINVAL;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "fexitd: unexpected argument '%s'\n", argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+static int mkdir_p(const char *path, mode_t mode) {
+        char buf[4096];
+
+        if (strlen(path) >= sizeof(buf))
+                return -ENAMETOOLONG;
+        strcpy(buf, path);
+        for (char *p = buf + 1; *p; p++)
+                if (*p == '/') {
+                        *p = 0;
+                        (void) mkdir(buf, mode);
+                        *p = '/';
+                }
+        return mkdir(buf, mode) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+/* Persistence needs our pin dir on bpffs; without it persistent handles live only in memory. */
+static bool setup_pin_dir(const char *dir) {
+        struct statfs sfs;
+        int r = mkdir_p(dir, 0700);
+
+        if (r < 0 || statfs(dir, &sfs) < 0 || sfs.f_type != BPF_FS_MAGIC_) {
+                log_warning("%s is not a usable bpffs directory (%s): persistent handles will not "
+                            "survive a restart.", dir, r < 0 ? strerror(-r) : "not on bpffs");
+                return false;
+        }
+        return true;
+}
+
+static int listen_socket(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
+        int probe;
+
+        if (sd_listen_fds(true) == 1 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0)
+                return SD_LISTEN_FDS_START;
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        /* A socket file nobody listens on is a leftover of a crash; a live one is not ours. */
+        probe = vl_connect(path);
+        if (probe >= 0) {
+                safe_close(probe);
+                return -EADDRINUSE;
+        }
+        (void) unlink(path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, SOMAXCONN) < 0)
+                return -errno;
+        /* Access is decided per call from the peer's credentials, not by the file mode. */
+        (void) chmod(path, 0666);
+        return TAKE_FD(fd);
+}
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        struct server *srv = userdata;
+
+        (void) sd_notify(false, "RELOADING=1");
+        programs_d_load(srv);
+        (void) sd_notify(false, "READY=1");
+        return 0;
+}
+
+static int run(struct config *cfg) {
+        sd_event *e = NULL;
+        struct server srv;
+        int fd, r;
+
+        r = mkdir_p(cfg->state_dir, 0700);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create state dir %s: %m", cfg->state_dir);
+        fd = listen_socket(cfg->socket_path);
+        if (fd < 0)
+                return log_error_errno(fd, "Cannot listen on %s: %m", cfg->socket_path);
+        r = sd_event_default(&e);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the event loop: %m");
+        r = server_init(&srv, e, cfg, fd);
+        if (r < 0) {
+                sd_event_unref(e);
+                return log_error_errno(r, "Cannot start: %m");
+        }
+        srv.persist = setup_pin_dir(cfg->pin_dir);
+        (void) state_restore(&srv);
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        (void) sigprocmask(SIG_BLOCK, &mask, NULL);
+        (void) sd_event_add_signal(e, NULL, SIGTERM, NULL, NULL);
+        (void) sd_event_add_signal(e, NULL, SIGINT, NULL, NULL);
+        (void) sd_event_add_signal(e, NULL, SIGHUP, on_reload, &srv);
+        (void) sd_event_set_watchdog(e, true);   /* WATCHDOG=1 from the loop itself */
+
+        (void) sd_notify(false, "READY=1");
+        server_notify_status(&srv);
+        log_info("fexitd %s ready: %zu programs, %zu links, %zu maps re-adopted.", FEXITD_VERSION,
+                 handle_table_count(&srv.handles, HANDLE_PROGRAM),
+                 handle_table_count(&srv.handles, HANDLE_LINK), handle_table_count(&srv.handles, HANDLE_MAP));
+        programs_d_load(&srv);
+
+        r = sd_event_loop(e);
+        (void) sd_notify(false, "STOPPING=1");
+        log_info("Stopping; persistent handles stay pinned for the next start.");
+        server_done(&srv);
+        sd_event_unref(e);
+        return r < 0 ? r : 0;
+}
+
+int main(int argc, char **argv) {
+        struct config cfg = {
+                .socket_path = FEXITD_SOCKET,
+                .pin_dir = FEXITD_PIN_DIR,
+                .state_dir = FEXITD_STATE_DIR,
+                .conf_dir = FEXITD_CONF_DIR,
+                .admin_group = "fexit-admin",
+                .workers = 4,
+        };
+        char catalog[8192];
+        int level = LOG_INFO, r;
+
+        r = parse_args(argc, argv, &cfg, &level);
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+        log_setup(level);
+        if (!cfg.catalog_dirs) {
+                snprintf(catalog, sizeof(catalog), "%s/programs:%s", cfg.conf_dir, FEXITD_CATALOG_DIR);
+                cfg.catalog_dirs = catalog;
+        }
+        /* Closing a link fd detaches it; a SIGPIPE must never take the owner of record down. */
+        (void) signal(SIGPIPE, SIG_IGN);
+        return run(&cfg) < 0 ? 1 : 0;
+}

@@ -1,0 +1,429 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/bpf-backend.h"
+#include "daemon/log.h"
+#include "daemon/methods.h"
+
+#define SELECT_MAX 64
+#define FUNCTIONS_MAX 1024
+
+struct load_params {
+        int64_t object;
+        const char *catalog;
+        json_object *programs;
+        const char *lifetime;
+        json_object *grants;
+        bool attach;
+};
+
+struct select_params {
+        const char *name;
+        const char *function;
+        uint32_t target_prog_id;
+        json_object *functions;
+};
+
+struct load_job {
+        struct job job;
+        struct call *call;
+        int object_fd;
+        const char *catalog;
+        struct bb_select select[SELECT_MAX];
+        size_t n_select;
+        enum handle_lifetime lifetime;
+        struct grant grants[GRANTS_MAX];
+        size_t n_grants;
+        bool attach;
+
+        int r;
+        struct bb_load_result res;
+        struct bb_error err;
+        int *link_fds;
+        uint32_t *link_ids;
+};
+
+static struct load_job *load_job_free(struct load_job *j) {
+        if (!j)
+                return NULL;
+        for (size_t i = 0; i < j->n_select; i++)
+                free((void *) j->select[i].functions);
+        safe_close(j->object_fd);
+        bb_load_result_free(&j->res);
+        bb_error_clear(&j->err);
+        if (j->link_fds)
+                for (size_t i = 0; i < j->res.n_progs; i++)
+                        safe_close(j->link_fds[i]);
+        free(j->link_fds);
+        free(j->link_ids);
+        free(j);
+        return NULL;
+}
+
+/* A catalog name is a plain file name; the object is NAME.bpf.o in the first catalog dir that
+ * has it. The daemon opens only these administrator-installed files, never a client's path. */
+static int catalog_open(const char *dirs, const char *name, struct bb_error *err) {
+        char path[4096];
+        const char *d = dirs;
+
+        if (!*name || name[0] == '.' || strchr(name, '/') || strlen(name) > 128)
+                goto not_found;
+        while (d && *d) {
+                const char *end = strchrnul(d, ':');
+                int fd;
+
+                snprintf(path, sizeof(path), "%.*s/%s.bpf.o", (int) (end - d), d, name);
+                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd >= 0)
+                        return fd_move_above_stdio(fd);
+                d = *end ? end + 1 : NULL;
+        }
+not_found:
+        err->kind = BB_ERR_KERNEL;   /* mapped to NoSuchCatalogEntry by the caller */
+        err->err = ENOENT;
+        return -ENOENT;
+}
+
+static void load_run(struct job *job) {
+        struct load_job *j = (struct load_job *) job;
+        struct bb_load_request req;
+
+        if (j->catalog) {
+                j->object_fd = catalog_open(j->call->server->cfg.catalog_dirs, j->catalog, &j->err);
+                if (j->object_fd < 0) {
+                        j->r = j->object_fd;
+                        return;
+                }
+        }
+        req = (struct bb_load_request) { .object_fd = j->object_fd, .select = j->select,
+                                         .n_select = j->n_select };
+        j->r = bb_load(&req, &j->res, &j->err);
+        if (j->r < 0 || !j->attach)
+                return;
+        j->link_fds = malloc(j->res.n_progs * sizeof(int));
+        j->link_ids = calloc(j->res.n_progs, sizeof(uint32_t));
+        if (!j->link_fds || !j->link_ids) {
+                j->r = -ENOMEM;
+                return;
+        }
+        for (size_t i = 0; i < j->res.n_progs; i++)
+                j->link_fds[i] = -EBADF;
+        for (size_t i = 0; i < j->res.n_progs && j->r >= 0; i++)
+                j->r = bb_attach(j->res.progs[i].fd, &j->link_fds[i], &j->link_ids[i], &j->err);
+        /* all or nothing: detach what did attach, here rather than on the loop's thread */
+        if (j->r < 0)
+                close_many(j->link_fds, j->res.n_progs);
+}
+
+static uint64_t realtime_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* A new handle owned by the caller of c, with the load's lifetime and grants. */
+static struct handle *handle_for_call(struct load_job *j, enum handle_kind kind, const char *name) {
+        struct call *c = j->call;
+        struct handle *h = handle_new(kind, name);
+
+        if (!h)
+                return NULL;
+        h->lifetime = j->lifetime;
+        h->owner_uid = c->peer.uid;
+        h->owner_pid = c->peer.pid;
+        h->conn_id = j->lifetime == LIFETIME_CONNECTION ? c->conn_id : 0;
+        h->created_usec = realtime_usec();
+        memcpy(h->grants, j->grants, j->n_grants * sizeof(struct grant));
+        h->n_grants = j->n_grants;
+        if (c->origin || j->catalog)
+                h->source = strdup(c->origin ? c->origin : j->catalog);
+        return h;
+}
+
+static int set_target(struct handle *h, const struct bb_prog *p) {
+        h->function = strdup(p->function ? p->function : "");
+        h->btf_object = strdup(p->btf_object ? p->btf_object : "");
+        h->btf_id = p->btf_id;
+        h->target_prog_id = p->target_prog_id;
+        return h->function && h->btf_object ? 0 : -ENOMEM;
+}
+
+/* Moves one result object into the table; its fd moves with it. */
+static struct handle *adopt(struct server *s, struct handle *h, int *fd, uint32_t kernel_id) {
+        if (!h || handle_table_add(&s->handles, h) < 0) {
+                handle_free(h);
+                return NULL;
+        }
+        h->fd = TAKE_FD(*fd);
+        h->kernel_id = kernel_id;
+        return h;
+}
+
+static void register_results(struct load_job *j, json_object *progs, json_object *maps,
+                             json_object *links) {
+        struct server *s = j->call->server;
+        uint64_t group = 0;
+
+        for (size_t i = 0; i < j->res.n_progs; i++) {
+                struct bb_prog *p = &j->res.progs[i];
+                struct handle *h = handle_for_call(j, HANDLE_PROGRAM, p->name), *l;
+
+                if (h && set_target(h, p) < 0)
+                        h = handle_free(h);
+                if (!(h = adopt(s, h, &p->fd, p->id)))
+                        continue;   /* ENOMEM: p->fd stays in res and is closed with it */
+                h->group = group = group ? group : h->id;
+                json_object_array_add(progs, handle_to_json(s, h));
+                log_full(LOG_INFO, &(struct log_ctx) { .handle = h->id, .kernel_id = p->id,
+                                                       .function = p->function, .uid = h->owner_uid,
+                                                       .pid = h->owner_pid },
+                         "Loaded program %s on %s (prog id %u, handle %" PRIu64 ")", p->name,
+                         p->function, p->id, h->id);
+                if (!j->link_fds)
+                        continue;
+                l = handle_for_call(j, HANDLE_LINK, p->name);
+                if (l && set_target(l, p) < 0)
+                        l = handle_free(l);
+                if (!(l = adopt(s, l, &j->link_fds[i], j->link_ids[i])))
+                        continue;
+                l->program = h->id;
+                l->group = group;
+                l->state = h->state = HSTATE_ATTACHED;
+                json_object_array_add(links, handle_to_json(s, l));
+        }
+        for (size_t i = 0; i < j->res.n_maps; i++) {
+                struct bb_map *m = &j->res.maps[i];
+                struct handle *h = adopt(s, handle_for_call(j, HANDLE_MAP, m->name), &m->fd, m->id);
+
+                if (!h)
+                        continue;
+                h->program = h->group = group;
+                h->map_type = m->type;
+                h->key_size = m->key_size;
+                h->value_size = m->value_size;
+                h->max_entries = m->max_entries;
+                h->map_flags = m->flags;
+                json_object_array_add(maps, handle_to_json(s, h));
+        }
+}
+
+static void pin_group(struct server *s, json_object *arrays[3]) {
+        for (size_t a = 0; a < 3; a++)
+                for (size_t i = 0; i < json_object_array_length(arrays[a]); i++) {
+                        json_object *o = json_object_array_get_idx(arrays[a], i);
+                        struct handle *h = handle_table_get(&s->handles, (uint64_t) vl_get_int(o, "handle", 0));
+                        if (h)
+                                (void) state_pin(s, h);
+                }
+        (void) state_save(s);
+}
+
+static void load_done(struct job *job) {
+        struct load_job *j = (struct load_job *) job;
+        struct call *c = j->call;
+        struct server *s = c->server;   /* c is freed by the reply */
+        json_object *p, *arrays[3], *skipped;
+
+        if (j->r < 0) {
+                if (j->catalog && j->object_fd < 0) {
+                        p = vl_obj();
+                        vl_add_str(p, "name", j->catalog);
+                        call_reply_error(c, "io.fexitd.NoSuchCatalogEntry", p);
+                } else if (j->err.kind != BB_ERR_NONE)
+                        call_reply_bb_error(c, &j->err);
+                else
+                        call_reply_errno(c, "load", j->r);
+                load_job_free(j);
+                return;
+        }
+        if (!c->conn && j->lifetime == LIFETIME_CONNECTION) {
+                /* the client left while we worked: its connection-bound objects go with it */
+                call_reply(c, NULL);
+                worker_pool_close_fds(s->pool, j->link_fds, j->link_fds ? j->res.n_progs : 0);
+                load_job_free(j);
+                return;
+        }
+        for (size_t a = 0; a < 3; a++)
+                arrays[a] = json_object_new_array();
+        register_results(j, arrays[0], arrays[1], arrays[2]);
+        if (j->lifetime == LIFETIME_PERSISTENT)
+                pin_group(s, arrays);
+        skipped = json_object_new_array();
+        for (size_t i = 0; i < j->res.n_skipped; i++) {
+                json_object *o = vl_obj();
+                vl_add_str(o, "function", j->res.skipped[i].function);
+                vl_add_str(o, "reason", j->res.skipped[i].reason);
+                json_object_array_add(skipped, o);
+        }
+        p = vl_obj();
+        vl_add(p, "programs", arrays[0]);
+        vl_add(p, "maps", arrays[1]);
+        vl_add(p, "links", arrays[2]);
+        vl_add(p, "skipped", skipped);
+        server_notify_status(s);
+        call_reply(c, p);
+        load_job_free(j);
+}
+
+static int parse_select(json_object *o, struct bb_select *ret) {
+        static const struct vl_param spec[] = {
+                { "name", VL_STRING, true, offsetof(struct select_params, name) },
+                { "function", VL_STRING, false, offsetof(struct select_params, function) },
+                { "target_prog_id", VL_UINT32, false, offsetof(struct select_params, target_prog_id) },
+                { "functions", VL_ARRAY, false, offsetof(struct select_params, functions) },
+                {}
+        };
+        struct select_params p = {};
+        const char *bad;
+        size_t n;
+
+        if (!json_object_is_type(o, json_type_object) || vl_params_parse(o, spec, &p, &bad) < 0)
+                return -EINVAL;
+        *ret = (struct bb_select) { .name = p.name, .function = p.function,
+                                    .target_prog_id = p.target_prog_id };
+        if (!p.functions)
+                return 0;
+        n = json_object_array_length(p.functions);
+        if (n == 0 || n > FUNCTIONS_MAX || p.function)
+                return -EINVAL;
+        const char **f = calloc(n, sizeof(char *));
+        if (!f)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(p.functions, i);
+                if (!json_object_is_type(e, json_type_string)) {
+                        free(f);
+                        return -EINVAL;
+                }
+                f[i] = json_object_get_string(e);
+        }
+        ret->functions = f;
+        ret->n_functions = n;
+        return 0;
+}
+
+static int parse_grants(json_object *a, struct load_job *j) {
+        size_t n = a ? json_object_array_length(a) : 0;
+
+        if (n > GRANTS_MAX)
+                return -E2BIG;
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(a, i);
+                if (!json_object_is_type(e, json_type_string) ||
+                    grant_parse(json_object_get_string(e), &j->grants[j->n_grants]) < 0)
+                        return -EINVAL;
+                j->n_grants++;
+        }
+        return 0;
+}
+
+static void method_load(struct call *c, void *params) {
+        struct load_params *p = params;
+        struct load_job *j;
+        size_t n_sel = p->programs ? json_object_array_length(p->programs) : 0;
+        int lifetime = p->lifetime ? handle_lifetime_from_string(p->lifetime) : LIFETIME_CONNECTION;
+
+        if (lifetime < 0)
+                return call_reply_invalid_parameter(c, "lifetime");
+        if (n_sel > SELECT_MAX)
+                return call_reply_invalid_parameter(c, "programs");
+        if (!p->catalog && c->peer.role != ROLE_ADMIN) {
+                json_object *e = vl_obj();
+                vl_add_str(e, "reason", "consumers may load programs from the catalog only");
+                return call_reply_error(c, "io.fexitd.PermissionDenied", e);
+        }
+        j = calloc(1, sizeof(*j));
+        if (!j)
+                return call_reply_errno(c, "load", ENOMEM);
+        *j = (struct load_job) { .job = { .run = load_run, .done = load_done }, .call = c,
+                                 .object_fd = -EBADF, .catalog = p->catalog,
+                                 .lifetime = (enum handle_lifetime) lifetime, .attach = p->attach };
+        for (size_t i = 0; i < n_sel; i++, j->n_select++)
+                if (parse_select(json_object_array_get_idx(p->programs, i), &j->select[i]) < 0) {
+                        load_job_free(j);
+                        return call_reply_invalid_parameter(c, "programs");
+                }
+        if (parse_grants(p->grants, j) < 0) {
+                load_job_free(j);
+                return call_reply_invalid_parameter(c, "grants");
+        }
+        if (p->catalog ? c->n_fds != 0 : (c->n_fds != 1 || p->object != 0)) {
+                json_object *e = vl_obj();
+                load_job_free(j);
+                vl_add_int(e, "expected", p->catalog ? 0 : 1);
+                vl_add_int(e, "received", (int64_t) c->n_fds);
+                return call_reply_error(c, "io.fexitd.InvalidFileDescriptors", e);
+        }
+        if (!p->catalog) {
+                j->object_fd = c->fds[0];
+                c->fds[0] = -EBADF;
+        }
+        worker_pool_submit(c->server->pool, &j->job);
+}
+
+/* Unload: links first (they pin the program), then the program, then the maps of its load once
+ * no program of that load is left. The fds are closed on a worker; the reply comes after. */
+static void method_unload(struct call *c, void *params) {
+        struct server *s = c->server;
+        struct handle *h = call_get_handle(c, *(int64_t *) params, HANDLE_PROGRAM), *o;
+        uint64_t id, group;
+        size_t n = 0, cap = 16;
+        int *fds;
+        bool group_left = false;
+
+        if (!h)
+                return;
+        id = h->id;
+        group = h->group;
+        fds = malloc(cap * sizeof(int));
+        if (!fds)
+                return call_reply_errno(c, "unload", ENOMEM);
+        HANDLE_TABLE_FOREACH(&s->handles, o, i)
+                if (o->kind == HANDLE_PROGRAM && o->group == group && o->id != id)
+                        group_left = true;
+        for (size_t pass = 0; pass < 3; pass++)
+                for (size_t i = 0; i < s->handles.n;) {
+                        o = s->handles.v[i];
+                        bool drop = (pass == 0 && o->kind == HANDLE_LINK && o->program == id &&
+                                     o->state != HSTATE_HANDED_OFF) ||
+                                    (pass == 1 && o->id == id) ||
+                                    (pass == 2 && !group_left && o->kind == HANDLE_MAP && o->group == group);
+                        if (!drop) {
+                                i++;
+                                continue;
+                        }
+                        if (n == cap) {
+                                int *nf = realloc(fds, (cap *= 2) * sizeof(int));
+                                if (!nf)
+                                        break;   /* leaves the rest loaded; reported below */
+                                fds = nf;
+                        }
+                        fds[n++] = server_drop_handle(s, o->id);
+                }
+        (void) state_save(s);
+        server_notify_status(s);
+        call_reply_after_close(c, fds, n, NULL);
+        free(fds);
+}
+
+const struct method methods_load[] = {
+        { "io.fexitd.Load", method_load, ROLE_CONSUMER,
+          (const struct vl_param[]) {
+                  { "object", VL_INT, false, offsetof(struct load_params, object) },
+                  { "catalog", VL_STRING, false, offsetof(struct load_params, catalog) },
+                  { "programs", VL_ARRAY, false, offsetof(struct load_params, programs) },
+                  { "lifetime", VL_STRING, false, offsetof(struct load_params, lifetime) },
+                  { "grants", VL_ARRAY, false, offsetof(struct load_params, grants) },
+                  { "attach", VL_BOOL, false, offsetof(struct load_params, attach) },
+                  {} },
+          sizeof(struct load_params), 1 },
+        { "io.fexitd.Unload", method_unload, ROLE_CONSUMER,
+          (const struct vl_param[]) { { "handle", VL_INT, true, 0 }, {} }, sizeof(int64_t), 0 },
+        {}
+};

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+#include <time.h>
+
+#include "config.h"
+#include "daemon/bpf-backend.h"
+#include "daemon/methods.h"
+
+static double age_sec(uint64_t created_usec) {
+        struct timespec ts;
+        double now;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now = (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+        return created_usec ? now - (double) created_usec / 1e6 : 0;
+}
+
+static json_object *target_to_json(const struct handle *h) {
+        json_object *t = vl_obj();
+
+        vl_add_str(t, "function", h->function);
+        vl_add_str(t, "btf_object", h->btf_object);
+        if (h->btf_id)
+                vl_add_int(t, "btf_id", h->btf_id);
+        if (h->target_prog_id)
+                vl_add_int(t, "target_prog_id", h->target_prog_id);
+        return t;
+}
+
+json_object *handle_to_json(struct server *s, const struct handle *h) {
+        json_object *o = vl_obj();
+        struct bb_info info;
+        char buf[64];
+
+        vl_add_int(o, "handle", (int64_t) h->id);
+        vl_add_str(o, "kind", handle_kind_to_string(h->kind));
+        vl_add_int(o, "kernel_id", h->kernel_id);
+        vl_add_str(o, "name", h->name);
+        if (h->function)
+                vl_add(o, "target", target_to_json(h));
+        if (h->program)
+                vl_add_int(o, "program", (int64_t) h->program);
+        vl_add_str(o, "lifetime", handle_lifetime_to_string(h->lifetime));
+        vl_add_str(o, "state", handle_state_to_string(h->state));
+        vl_add_int(o, "owner_uid", h->owner_uid);
+        vl_add_int(o, "owner_pid", h->owner_pid);
+        if (h->state == HSTATE_HANDED_OFF) {
+                vl_add_int(o, "holder_uid", h->holder_uid);
+                vl_add_int(o, "holder_pid", h->holder_pid);
+        }
+        vl_add_double(o, "age_sec", age_sec(h->created_usec));
+        if (h->kind == HANDLE_PROGRAM && h->fd >= 0 && bb_prog_info(h->fd, &info) >= 0 &&
+            (info.run_cnt || info.run_time_ns)) {
+                vl_add_int(o, "run_count", (int64_t) info.run_cnt);
+                vl_add_int(o, "run_time_ns", (int64_t) info.run_time_ns);
+        }
+        if (h->kind == HANDLE_MAP) {
+                vl_add_str(o, "map_type", bb_map_type_name(h->map_type));
+                vl_add_int(o, "key_size", h->key_size);
+                vl_add_int(o, "value_size", h->value_size);
+                vl_add_int(o, "max_entries", h->max_entries);
+                vl_add_int(o, "map_flags", h->map_flags);
+        }
+        if (h->n_grants > 0) {
+                json_object *g = json_object_new_array();
+                for (size_t i = 0; i < h->n_grants; i++)
+                        json_object_array_add(g, json_object_new_string(
+                                grant_format(&h->grants[i], buf, sizeof(buf))));
+                vl_add(o, "grants", g);
+        }
+        return o;
+}
+
+static void method_list(struct call *c, void *params) {
+        json_object *p = vl_obj(), *list = json_object_new_array();
+        struct handle *h;
+
+        HANDLE_TABLE_FOREACH(&c->server->handles, h, i)
+                if (peer_may_see(&c->peer, h))
+                        json_object_array_add(list, handle_to_json(c->server, h));
+        vl_add(p, "handles", list);
+        call_reply(c, p);
+}
+
+struct handle_params {
+        int64_t handle;
+};
+
+static void method_describe(struct call *c, void *params) {
+        struct handle_params *p = params;
+        struct handle *h = handle_table_get(&c->server->handles, p->handle > 0 ? (uint64_t) p->handle : 0);
+        json_object *r = vl_obj();
+
+        /* Describe works on any kind, so it cannot use call_get_handle's kind check. */
+        if (h && peer_may_see(&c->peer, h)) {
+                vl_add(r, "handle", handle_to_json(c->server, h));
+                call_reply(c, r);
+                return;
+        }
+        if (h) {
+                vl_add_str(r, "reason", "the handle belongs to another user and was not granted to you");
+                call_reply_error(c, "io.fexitd.PermissionDenied", r);
+                return;
+        }
+        vl_add_int(r, "handle", p->handle);
+        call_reply_error(c, "io.fexitd.NoSuchHandle", r);
+}
+
+static void method_status(struct call *c, void *params) {
+        struct server *s = c->server;
+        json_object *p = vl_obj();
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        vl_add_str(p, "version", FEXITD_VERSION);
+        vl_add_double(p, "uptime_sec",
+                      (double) ts.tv_sec + (double) ts.tv_nsec / 1e9 - (double) s->start_usec / 1e6);
+        vl_add_int(p, "programs", (int64_t) handle_table_count(&s->handles, HANDLE_PROGRAM));
+        vl_add_int(p, "links", (int64_t) handle_table_count(&s->handles, HANDLE_LINK));
+        vl_add_int(p, "maps", (int64_t) handle_table_count(&s->handles, HANDLE_MAP));
+        vl_add_int(p, "connections", (int64_t) s->n_conns);
+        vl_add_int(p, "caller_uid", c->peer.uid);
+        vl_add_str(p, "caller_role", c->peer.role == ROLE_ADMIN ? "admin" : "consumer");
+        vl_add_bool(p, "persistence", s->persist);
+        call_reply(c, p);
+}
+
+#define HANDLE_PARAM { { "handle", VL_INT, true, offsetof(struct handle_params, handle) }, {} }
+
+const struct method methods_query[] = {
+        { "io.fexitd.List", method_list, ROLE_CONSUMER, (const struct vl_param[]) { {} }, 0, 0 },
+        { "io.fexitd.Describe", method_describe, ROLE_CONSUMER, (const struct vl_param[]) HANDLE_PARAM,
+          sizeof(struct handle_params), 0 },
+        { "io.fexitd.Status", method_status, ROLE_CONSUMER, (const struct vl_param[]) { {} }, 0, 0 },
+        {}
+};

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "daemon/log.h"
+#include "daemon/methods.h"
+#include "io.fexitd.varlink.h"
+
+static const char interface_varlink_service[] =
+        "# The Varlink Service Interface is provided by every varlink service.\n"
+        "interface org.varlink.service\n\n"
+        "method GetInfo() -> (\n  vendor: string,\n  product: string,\n  version: string,\n"
+        "  url: string,\n  interfaces: []string\n)\n\n"
+        "method GetInterfaceDescription(interface: string) -> (description: string)\n\n"
+        "error InterfaceNotFound (interface: string)\n"
+        "error MethodNotFound (method: string)\n"
+        "error MethodNotImplemented (method: string)\n"
+        "error InvalidParameter (parameter: string)\n"
+        "error PermissionDenied ()\n"
+        "error ExpectedMore ()\n";
+
+static const struct { const char *name; const char *description; } interfaces[] = {
+        { "org.varlink.service", interface_varlink_service },
+        { "io.fexitd", interface_io_fexitd },
+};
+
+static void method_get_info(struct call *c, void *params) {
+        json_object *p = vl_obj(), *list = json_object_new_array();
+
+        for (size_t i = 0; i < ELEMENTSOF(interfaces); i++)
+                json_object_array_add(list, json_object_new_string(interfaces[i].name));
+        vl_add_str(p, "vendor", "fexitd");
+        vl_add_str(p, "product", "fexitd");
+        vl_add_str(p, "version", FEXITD_VERSION);
+        vl_add_str(p, "url", "https://fexitd.invalid/");
+        vl_add(p, "interfaces", list);
+        call_reply(c, p);
+}
+
+struct describe_params {
+        const char *interface;
+};
+
+static void method_get_interface_description(struct call *c, void *params) {
+        struct describe_params *p = params;
+        json_object *r = vl_obj();
+
+        for (size_t i = 0; i < ELEMENTSOF(interfaces); i++)
+                if (strcmp(p->interface, interfaces[i].name) == 0) {
+                        vl_add_str(r, "description", interfaces[i].description);
+                        call_reply(c, r);
+                        return;
+                }
+        vl_add_str(r, "interface", p->interface);
+        call_reply_error(c, "org.varlink.service.InterfaceNotFound", r);
+}
+
+const struct method methods_service[] = {
+        { "org.varlink.service.GetInfo", method_get_info, ROLE_CONSUMER,
+          (const struct vl_param[]) { {} }, 0, 0 },
+        { "org.varlink.service.GetInterfaceDescription", method_get_interface_description, ROLE_CONSUMER,
+          (const struct vl_param[]) {
+                  { "interface", VL_STRING, true, offsetof(struct describe_params, interface) },
+                  {} },
+          sizeof(struct describe_params), 0 },
+        {}
+};
+
+static const struct method *const method_tables[] = {
+        methods_service, methods_query, methods_load, methods_link,
+};
+
+static const struct method *method_find(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(method_tables); i++)
+                for (const struct method *m = method_tables[i]; m->name; m++)
+                        if (strcmp(m->name, name) == 0)
+                                return m;
+        return NULL;
+}
+
+static void reply_not_found(struct call *c, const char *name) {
+        const char *dot = strrchr(name, '.');
+        json_object *p = vl_obj();
+
+        for (size_t i = 0; dot && i < ELEMENTSOF(interfaces); i++)
+                if (strlen(interfaces[i].name) == (size_t) (dot - name) &&
+                    strncmp(interfaces[i].name, name, (size_t) (dot - name)) == 0) {
+                        vl_add_str(p, "method", name);
+                        call_reply_error(c, "org.varlink.service.MethodNotFound", p);
+                        return;
+                }
+        if (dot)
+                vl_add(p, "interface", json_object_new_string_len(name, (int) (dot - name)));
+        else
+                vl_add_str(p, "interface", name);
+        call_reply_error(c, "org.varlink.service.InterfaceNotFound", p);
+}
+
+void method_dispatch(struct call *c, const char *name) {
+        const struct method *m = method_find(name);
+        const char *bad = NULL;
+        void *params;
+
+        if (!m) {
+                reply_not_found(c, name);
+                return;
+        }
+        c->method = m;
+        log_full(LOG_DEBUG, &(struct log_ctx) { .uid = c->peer.uid, .pid = c->peer.pid, .method = m->name },
+                 "Call %s", m->name);
+        if (c->peer.role < m->role) {
+                json_object *p = vl_obj();
+                vl_add_str(p, "reason", "this method is for root and the admin group only");
+                call_reply_error(c, "io.fexitd.PermissionDenied", p);
+                return;
+        }
+        if (c->n_fds > m->max_fds) {
+                json_object *p = vl_obj();
+                vl_add_int(p, "expected", m->max_fds);
+                vl_add_int(p, "received", (int64_t) c->n_fds);
+                call_reply_error(c, "io.fexitd.InvalidFileDescriptors", p);
+                return;
+        }
+        params = calloc(1, m->params_size ? m->params_size : 1);
+        if (!params) {
+                call_reply_errno(c, "call", ENOMEM);
+                return;
+        }
+        if (vl_params_parse(c->params, m->params, params, &bad) < 0)
+                call_reply_invalid_parameter(c, bad);
+        else
+                m->handler(c, params);
+        free(params);
+}

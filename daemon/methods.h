@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The verbs: a static table from method name to {handler, least role, parameter spec}. A handler
+ * parses nothing itself: it receives its parameters already checked against the spec, does one
+ * thing, and ends in call_reply*() — at once, or from a worker job's done(). */
+
+#include "common/varlink-json.h"
+#include "daemon/server.h"
+
+struct method {
+        const char *name;
+        void (*handler)(struct call *c, void *params);
+        enum role role;
+        const struct vl_param *params;
+        size_t params_size;
+        unsigned max_fds;            /* fds the call may carry; more is InvalidFileDescriptors */
+};
+
+/* Takes ownership of the call: validates and runs it, which ends in a reply. */
+void method_dispatch(struct call *c, const char *method);
+
+/* The verb groups, each in its own file. */
+extern const struct method methods_service[];   /* org.varlink.service */
+extern const struct method methods_query[];     /* List, Describe, Status */
+extern const struct method methods_load[];      /* Load, Unload */
+extern const struct method methods_link[];      /* Attach, Detach, TakeLink, ShareMap */
+
+/* Shared by the verbs. */
+json_object *handle_to_json(struct server *s, const struct handle *h);
+/* Looks up handle id of the given kind that the caller may act on; on failure replies the
+ * error (NoSuchHandle, WrongHandleKind, PermissionDenied) and returns NULL. */
+struct handle *call_get_handle(struct call *c, int64_t id, enum handle_kind kind);
+bool peer_may_see(const struct peer *p, const struct handle *h);
+/* Writes the state file after a change of persistent handles; logs failures. */
+void server_persist(struct server *s);
+
+/* Replies the backend's error as the matching io.fexitd error. */
+struct bb_error;
+void call_reply_bb_error(struct call *c, const struct bb_error *e);
+
+/* Persistence (state.c): pins live in cfg.pin_dir as KIND-HANDLE; metadata in state.json. */
+int state_pin(struct server *s, const struct handle *h);
+void state_unpin(struct server *s, const struct handle *h);
+int state_save(struct server *s);
+/* Re-adopts the persistent handles of a previous run; cleans up stale pins and records. */
+int state_restore(struct server *s);
+
+/* Removes a handle from the table, unpins it and returns its fd (for a close job). */
+int server_drop_handle(struct server *s, uint64_t id);
+
+/* Closes fds on a worker (detach is slow), then replies params to the call. */
+void call_reply_after_close(struct call *c, int *fds, size_t n_fds, json_object *params);

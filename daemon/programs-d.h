@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include "daemon/server.h"
+
+/* Loads and attaches CONF_DIR/programs.d/ *.json at start and on reload, idempotently: a file
+ * whose programs are already loaded (re-adopted after a restart) is left alone; a file that fails
+ * is reported and skipped, the others still load. Each file is a Load request:
+ *   { "object": "/path/x.bpf.o" | "catalog": "NAME", "programs": [...], "grants": [...],
+ *     "attach": true }
+ * loaded persistent, owned by root, with source "programs.d/FILE". */
+void programs_d_load(struct server *s);

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/log.h"
+#include "daemon/methods.h"
+
+int server_drop_handle(struct server *s, uint64_t id) {
+        struct handle *h = handle_table_remove(&s->handles, id);
+        int fd;
+
+        if (!h)
+                return -EBADF;
+        if (h->lifetime == LIFETIME_PERSISTENT)
+                state_unpin(s, h);
+        fd = TAKE_FD(h->fd);
+        handle_free(h);
+        return fd;
+}
+
+struct close_reply_job {
+        struct job job;
+        struct call *call;
+        json_object *params;
+        size_t n;
+        int fds[];
+};
+
+static void close_reply_run(struct job *job) {
+        struct close_reply_job *j = (struct close_reply_job *) job;
+
+        close_many(j->fds, j->n);
+}
+
+static void close_reply_done(struct job *job) {
+        struct close_reply_job *j = (struct close_reply_job *) job;
+
+        call_reply(j->call, j->params);
+        free(j);
+}
+
+void call_reply_after_close(struct call *c, int *fds, size_t n_fds, json_object *params) {
+        struct close_reply_job *j = malloc(sizeof(*j) + n_fds * sizeof(int));
+
+        if (!j) {
+                close_many(fds, n_fds);   /* slow on this thread, but nothing leaks */
+                call_reply(c, params);
+                return;
+        }
+        *j = (struct close_reply_job) { .job = { .run = close_reply_run, .done = close_reply_done },
+                                        .call = c, .params = params, .n = n_fds };
+        memcpy(j->fds, fds, n_fds * sizeof(int));
+        for (size_t i = 0; i < n_fds; i++)
+                fds[i] = -EBADF;
+        worker_pool_submit(c->server->pool, &j->job);
+}
+
+/* A connection is gone: what it owned goes too, links before programs before maps so that each
+ * close is the one that really releases the object. */
+void server_release_connection(struct server *s, uint64_t conn_id) {
+        static const enum handle_kind order[] = { HANDLE_LINK, HANDLE_PROGRAM, HANDLE_MAP };
+        size_t n = 0, cap = 0;
+        int *fds = NULL;
+
+        for (size_t k = 0; k < ELEMENTSOF(order); k++)
+                for (size_t i = 0; i < s->handles.n;) {
+                        struct handle *h = s->handles.v[i];
+                        if (h->conn_id != conn_id || h->kind != order[k] || h->busy) {
+                                i++;
+                                continue;
+                        }
+                        if (n == cap) {
+                                int *nf = realloc(fds, (cap = cap ? cap * 2 : 16) * sizeof(int));
+                                if (!nf) {
+                                        i++;   /* keep it: leaked until restart, never closed twice */
+                                        continue;
+                                }
+                                fds = nf;
+                        }
+                        log_full(LOG_INFO, &(struct log_ctx) { .handle = h->id, .kernel_id = h->kernel_id,
+                                                               .function = h->function },
+                                 "Releasing %s handle %" PRIu64 " of a closed connection",
+                                 handle_kind_to_string(h->kind), h->id);
+                        fds[n++] = server_drop_handle(s, h->id);
+                }
+        if (n > 0) {
+                worker_pool_close_fds(s->pool, fds, n);
+                server_notify_status(s);
+        }
+        free(fds);
+}
