@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Runs the real fexitd on a temporary socket, state dir and bpffs pin dir, and talks raw Varlink
+ * to it: the host integration tier (docs/testing.md). */
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/varlink-io.h"
+
+struct test_daemon {
+        pid_t pid;
+        char dir[256];          /* temporary root: sock, state/, conf/, pins/ */
+        char socket[300];
+        char pin_dir[300];
+        char state_dir[300];
+        char conf_dir[300];
+        bool bpffs;             /* pins/ is a bpffs mount of our own */
+};
+
+/* Starts fexitd (path from FEXITD_BIN) and waits until it answers. extra: NULL-terminated. */
+int test_daemon_start(struct test_daemon *d, const char *const *extra_args);
+/* Restarts on the same dirs (state, pins and conf are kept). */
+int test_daemon_restart(struct test_daemon *d, int sig);
+void test_daemon_stop(struct test_daemon *d);
+/* Number of open fds of the daemon, from /proc/PID/fd. */
+int test_daemon_fd_count(const struct test_daemon *d);
+
+/* The same, counted while the daemon has exactly one connection (ours, subtracted): earlier
+ * connections the daemon has not yet seen close do not count. */
+int test_daemon_quiet_fd_count(const struct test_daemon *d);
+
+/* A blocking Varlink connection for tests. */
+int test_connect(const struct test_daemon *d);
+/* Closes a test connection and forgets what was buffered for it. */
+void test_disconnect(int fd);
+/* Sends raw bytes (no NUL added) with optional fds. */
+int test_send_raw(int fd, const void *buf, size_t len, const int *fds, size_t n_fds);
+/* Sends a call: method + parameters as JSON text (NULL: {}), with fds. */
+int test_send_call(int fd, const char *method, const char *params_json, const int *fds, size_t n_fds);
+/* Receives one reply (timeout 30 s): parsed object, and the fds that came with it. Returns -EPIPE
+ * if the daemon closed the connection. */
+int test_recv(int fd, json_object **ret, int *ret_fds, size_t *ret_n_fds);
+/* send_call + recv; returns the error name (static empty string on success) in *ret_error. */
+int test_call(int fd, const char *method, const char *params_json, const int *fds, size_t n_fds,
+              json_object **ret_reply, const char **ret_error);

@@ -1,0 +1,526 @@
+/* SPDX-License-Identifier: MIT */
+
+/* The daemon on a real kernel: load, attach, count, detach, hand-off to another process, shared
+ * maps, connection-bound release, restarts, fexit on another BPF program, verifier rejections.
+ * Every kernel-side claim is cross-checked with bpftool, not only with our own replies.
+ * Runs in the VM tier (tests/vm/cases/daemon-kernel.sh); on a host whose kernel refuses fexit it
+ * exits 77 with the reason. */
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/macro.h"
+#include "common/varlink-json.h"
+#include "daemon-helper.h"
+
+static struct test_daemon d;
+static char bpf_dir[512];
+
+static void object_path(const char *name, char *buf, size_t size) {
+        snprintf(buf, size, "%s/%s.bpf.o", bpf_dir, name);
+}
+
+static int object_fd(const char *name) {
+        char path[600];
+        int fd;
+
+        object_path(name, path, sizeof(path));
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        ck_assert_msg(fd >= 0, "cannot open %s", path);
+        return fd;
+}
+
+static json_object *params_of(json_object *o) {
+        return json_object_object_get(o, "parameters");
+}
+
+static json_object *call_ok_fds(int fd, const char *method, const char *params, const int *fds, size_t n) {
+        json_object *o;
+        const char *err;
+
+        ck_assert_int_eq(test_call(fd, method, params, fds, n, &o, &err), 0);
+        ck_assert_msg(!*err, "%s failed: %s", method, json_object_to_json_string(o));
+        return o;
+}
+
+static json_object *call_ok(int fd, const char *method, const char *params) {
+        return call_ok_fds(fd, method, params, NULL, 0);
+}
+
+static void call_expect(int fd, const char *method, const char *params, const char *error, json_object **ret) {
+        json_object *o;
+        const char *err;
+
+        ck_assert_int_eq(test_call(fd, method, params, NULL, 0, &o, &err), 0);
+        ck_assert_msg(strcmp(err, error) == 0, "%s: expected %s, got %s", method, error,
+                      json_object_to_json_string(o));
+        if (ret)
+                *ret = o;
+        else
+                json_object_put(o);
+}
+
+/* bpftool is the independent witness: does the kernel have this link / program? */
+static bool bpftool_has(const char *kind, int64_t id) {
+        char cmd[128];
+
+        snprintf(cmd, sizeof(cmd), "bpftool %s show id %lld >/dev/null 2>&1", kind, (long long) id);
+        return system(cmd) == 0;
+}
+
+/* Detach is asynchronous from our point of view (workers, RCU grace periods under TCG). */
+static bool bpftool_gone_soon(const char *kind, int64_t id) {
+        for (int i = 0; i < 300; i++) {
+                if (!bpftool_has(kind, id))
+                        return true;
+                usleep(50000);
+        }
+        return false;
+}
+
+static void unlink_files(int n) {
+        for (int i = 0; i < n; i++) {
+                char path[64];
+                snprintf(path, sizeof(path), "/tmp/fexitd-k-%d-%d", getpid(), i);
+                int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+                safe_close(fd);
+                unlink(path);
+        }
+}
+
+static json_object *first(json_object *reply, const char *array) {
+        json_object *a = json_object_object_get(params_of(reply), array);
+
+        ck_assert_msg(a && json_object_array_length(a) > 0, "no %s in %s", array,
+                      json_object_to_json_string(reply));
+        return json_object_array_get_idx(a, 0);
+}
+
+static json_object *map_named(json_object *reply, const char *suffix) {
+        json_object *a = json_object_object_get(params_of(reply), "maps");
+
+        for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+                json_object *m = json_object_array_get_idx(a, i);
+                const char *name = vl_get_str(m, "name");
+                if (name && strlen(name) >= strlen(suffix) &&
+                    strcmp(name + strlen(name) - strlen(suffix), suffix) == 0)
+                        return m;
+        }
+        ck_abort_msg("no map *%s in %s", suffix, json_object_to_json_string(reply));
+        return NULL;
+}
+
+static json_object *load(int fd, const char *object, const char *params) {
+        int obj = object_fd(object);
+        json_object *o = call_ok_fds(fd, "io.fexitd.Load", params, &obj, 1);
+
+        safe_close(obj);
+        return o;
+}
+
+static json_object *describe(int fd, int64_t handle) {
+        char p[64];
+        json_object *o;
+
+        snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) handle);
+        o = call_ok(fd, "io.fexitd.Describe", p);
+        return o;
+}
+
+static void setup(void) {
+        ck_assert_int_eq(test_daemon_start(&d, NULL), 0);
+}
+
+static void teardown(void) {
+        test_daemon_stop(&d);
+}
+
+static uint64_t bss_count(int map_fd) {
+        char value[64] = {};
+        uint32_t key = 0;
+
+        ck_assert_int_eq(bpf_map_lookup_elem(map_fd, &key, value), 0);
+        return *(uint64_t *) value;
+}
+
+START_TEST(load_attach_count_detach_unload) {
+        int fd = test_connect(&d), map_fd, fds[VL_FDS_MAX];
+        json_object *o = load(fd, "fexit_count", "{\"object\":0,\"attach\":true}"), *r;
+        int64_t prog = vl_get_int(first(o, "programs"), "handle", 0);
+        int64_t prog_id = vl_get_int(first(o, "programs"), "kernel_id", 0);
+        int64_t link = vl_get_int(first(o, "links"), "handle", 0);
+        int64_t link_id = vl_get_int(first(o, "links"), "kernel_id", 0);
+        int64_t bss = vl_get_int(map_named(o, ".bss"), "handle", 0);
+        char p[64];
+        size_t n;
+
+        ck_assert_str_eq(vl_get_str(json_object_object_get(first(o, "programs"), "target"), "function"), "do_unlinkat");
+        ck_assert_str_eq(vl_get_str(first(o, "links"), "state"), "attached");
+        json_object_put(o);
+        ck_assert(bpftool_has("prog", prog_id));
+        ck_assert(bpftool_has("link", link_id));
+
+        /* ShareMap of .bss: frozen, mmap-able read-only, the counter moves */
+        snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) bss);
+        ck_assert_int_eq(test_send_call(fd, "io.fexitd.ShareMap", p, NULL, 0), 0);
+        ck_assert_int_eq(test_recv(fd, &r, fds, &n), 0);
+        ck_assert_msg(!vl_get_str(r, "error"), "%s", json_object_to_json_string(r));
+        ck_assert_uint_eq(n, 1);
+        ck_assert(!vl_get_bool(params_of(r), "writable", true));
+        json_object_put(r);
+        map_fd = fds[0];
+        uint64_t before = bss_count(map_fd);
+        unlink_files(7);
+        ck_assert_uint_ge(bss_count(map_fd) - before, 7);
+        volatile uint64_t *mapped = mmap(NULL, 4096, PROT_READ, MAP_SHARED, map_fd, 0);
+        ck_assert_ptr_ne((void *) mapped, MAP_FAILED);
+        before = mapped[0];
+        unlink_files(3);
+        ck_assert_uint_ge(mapped[0] - before, 3);
+        ck_assert_ptr_eq(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0), MAP_FAILED);
+        munmap((void *) mapped, 4096);
+        safe_close(map_fd);
+
+        /* Detach: the kernel link goes, the program stays */
+        snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) link);
+        json_object_put(call_ok(fd, "io.fexitd.Detach", p));
+        ck_assert(!bpftool_has("link", link_id));
+        ck_assert(bpftool_has("prog", prog_id));
+        call_expect(fd, "io.fexitd.Detach", p, "io.fexitd.NoSuchHandle", NULL);
+        o = describe(fd, prog);
+        ck_assert_str_eq(vl_get_str(json_object_object_get(params_of(o), "handle"), "state"), "loaded");
+        json_object_put(o);
+
+        /* Unload: the program and its maps go */
+        snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) prog);
+        json_object_put(call_ok(fd, "io.fexitd.Unload", p));
+        ck_assert(bpftool_gone_soon("prog", prog_id));
+        o = call_ok(fd, "io.fexitd.List", NULL);
+        ck_assert_int_eq(json_object_array_length(json_object_object_get(params_of(o), "handles")), 0);
+        json_object_put(o);
+        test_disconnect(fd);
+}
+END_TEST
+
+START_TEST(attach_twice_and_wrong_kinds) {
+        int fd = test_connect(&d);
+        json_object *o = load(fd, "fexit_count", "{\"object\":0}"), *e;
+        int64_t prog = vl_get_int(first(o, "programs"), "handle", 0);
+        int64_t bss = vl_get_int(map_named(o, ".bss"), "handle", 0);
+        char p[64];
+
+        json_object_put(o);
+        snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) prog);
+        json_object_put(call_ok(fd, "io.fexitd.Attach", p));
+        /* a tracing program attaches once: the kernel says EBUSY, and we say so */
+        call_expect(fd, "io.fexitd.Attach", p, "io.fexitd.KernelError", &e);
+        ck_assert_str_eq(vl_get_str(params_of(e), "errno"), "EBUSY");
+        json_object_put(e);
+        call_expect(fd, "io.fexitd.TakeLink", p, "io.fexitd.WrongHandleKind", &e);
+        ck_assert_str_eq(vl_get_str(params_of(e), "actual"), "program");
+        json_object_put(e);
+        snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) bss);
+        call_expect(fd, "io.fexitd.Attach", p, "io.fexitd.WrongHandleKind", NULL);
+        test_disconnect(fd);
+}
+END_TEST
+
+START_TEST(connection_bound_objects_go_with_the_client) {
+        int fd = test_connect(&d), fd2 = test_connect(&d);
+        json_object *o = load(fd, "fexit_count", "{\"object\":0,\"attach\":true,\"lifetime\":\"connection\"}");
+        int64_t prog_id = vl_get_int(first(o, "programs"), "kernel_id", 0);
+        int64_t link_id = vl_get_int(first(o, "links"), "kernel_id", 0);
+
+        ck_assert_str_eq(vl_get_str(first(o, "links"), "lifetime"), "connection");
+        json_object_put(o);
+        ck_assert(bpftool_has("link", link_id));
+        test_disconnect(fd);
+        ck_assert(bpftool_gone_soon("link", link_id));
+        ck_assert(bpftool_gone_soon("prog", prog_id));
+        o = call_ok(fd2, "io.fexitd.List", NULL);
+        ck_assert_int_eq(json_object_array_length(json_object_object_get(params_of(o), "handles")), 0);
+        json_object_put(o);
+        test_disconnect(fd2);
+}
+END_TEST
+
+/* TakeLink moves the link's lifetime to an unprivileged process: it stays while that process
+ * holds the fd, the daemon refuses to pretend it can detach it, and it goes when the holder exits. */
+START_TEST(take_link_moves_ownership) {
+        int fd = test_connect(&d), sync_pipe[2], done_pipe[2], st;
+        json_object *o = load(fd, "fexit_count",
+                              "{\"object\":0,\"attach\":true,\"lifetime\":\"persistent\",\"grants\":[\"user:65534\"]}"), *e;
+        int64_t link = vl_get_int(first(o, "links"), "handle", 0);
+        int64_t link_id = vl_get_int(first(o, "links"), "kernel_id", 0);
+        char p[64], c;
+        pid_t pid;
+
+        json_object_put(o);
+        snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) link);
+        ck_assert_int_eq(pipe2(sync_pipe, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(done_pipe, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                int cfd, fds[VL_FDS_MAX];
+                size_t n;
+                if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+                        _exit(10);
+                cfd = test_connect(&d);
+                if (test_send_call(cfd, "io.fexitd.TakeLink", p, NULL, 0) < 0 ||
+                    test_recv(cfd, &o, fds, &n) < 0 || vl_get_str(o, "error") || n != 1)
+                        _exit(11);
+                test_disconnect(cfd);   /* the link is held by the fd, not the connection */
+                (void) write(sync_pipe[1], "x", 1);
+                (void) read(done_pipe[0], &c, 1);
+                _exit(0);
+        }
+        safe_close(sync_pipe[1]);
+        ck_assert_int_eq(read(sync_pipe[0], &c, 1), 1);
+        ck_assert(bpftool_has("link", link_id));
+        o = describe(fd, link);
+        e = json_object_object_get(params_of(o), "handle");
+        ck_assert_str_eq(vl_get_str(e, "state"), "handed-off");
+        ck_assert_int_eq(vl_get_int(e, "holder_uid", -1), 65534);
+        ck_assert_int_eq(vl_get_int(e, "holder_pid", -1), pid);
+        json_object_put(o);
+        call_expect(fd, "io.fexitd.Detach", p, "io.fexitd.NotDetachable", NULL);
+        call_expect(fd, "io.fexitd.TakeLink", p, "io.fexitd.NotDetachable", NULL);
+        /* the daemon's pin is gone too: nothing but the holder keeps it */
+        safe_close(done_pipe[1]);
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "holder failed at step %d", WEXITSTATUS(st));
+        ck_assert(bpftool_gone_soon("link", link_id));
+        test_disconnect(fd);
+}
+END_TEST
+
+/* A consumer without a grant is refused; with one it may read but never write a map. */
+START_TEST(consumer_reads_but_cannot_write) {
+        int fd = test_connect(&d), st;
+        json_object *o = load(fd, "fexit_count",
+                              "{\"object\":0,\"attach\":true,\"lifetime\":\"persistent\",\"grants\":[\"user:65534\"]}");
+        json_object *o2 = load(fd, "fexit_count", "{\"object\":0,\"lifetime\":\"persistent\"}");
+        int64_t bss = vl_get_int(map_named(o, ".bss"), "handle", 0);
+        int64_t other = vl_get_int(first(o2, "programs"), "handle", 0);
+        int64_t rodata = vl_get_int(map_named(o, ".rodata"), "handle", 0);
+        pid_t pid;
+
+        json_object_put(o);
+        json_object_put(o2);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                int cfd, fds[VL_FDS_MAX];
+                size_t n;
+                char p[64], value[64] = {};
+                uint32_t key = 0;
+                const char *err;
+                if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+                        _exit(10);
+                cfd = test_connect(&d);
+                /* not granted: refused, and not listed */
+                snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) other);
+                if (test_call(cfd, "io.fexitd.Unload", p, NULL, 0, &o, &err) < 0 ||
+                    strcmp(err, "io.fexitd.PermissionDenied") != 0)
+                        _exit(11);
+                if (test_call(cfd, "io.fexitd.List", NULL, NULL, 0, &o, &err) < 0 || *err ||
+                    json_object_array_length(json_object_object_get(params_of(o), "handles")) != 4)
+                        _exit(12);   /* prog, link, .bss, .rodata; nothing of the other load */
+                /* own bytecode: refused */
+                if (test_call(cfd, "io.fexitd.Load", "{\"catalog\":\"../../etc/passwd\"}", NULL, 0, &o, &err) < 0 ||
+                    (strcmp(err, "io.fexitd.PermissionDenied") != 0 && strcmp(err, "io.fexitd.NoSuchCatalogEntry") != 0))
+                        _exit(13);
+                /* granted .bss: readable through mmap and lookup, never writable */
+                snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) bss);
+                if (test_send_call(cfd, "io.fexitd.ShareMap", p, NULL, 0) < 0 ||
+                    test_recv(cfd, &o, fds, &n) < 0 || vl_get_str(o, "error") || n != 1)
+                        _exit(14);
+                if (bpf_map_lookup_elem(fds[0], &key, value) < 0)
+                        _exit(15);
+                if (bpf_map_update_elem(fds[0], &key, value, 0) == 0)
+                        _exit(16);
+                if (mmap(NULL, 4096, PROT_READ, MAP_SHARED, fds[0], 0) == MAP_FAILED)
+                        _exit(17);
+                if (mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0) != MAP_FAILED)
+                        _exit(18);
+                /* a plain read-only fd for .rodata */
+                snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) rodata);
+                if (test_send_call(cfd, "io.fexitd.ShareMap", p, NULL, 0) < 0 ||
+                    test_recv(cfd, &o, fds, &n) < 0 || vl_get_str(o, "error") || n != 1)
+                        _exit(19);
+                if (bpf_map_update_elem(fds[0], &key, value, 0) == 0)
+                        _exit(20);
+                _exit(0);
+        }
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "consumer failed at step %d", WEXITSTATUS(st));
+        test_disconnect(fd);
+}
+END_TEST
+
+/* Persistent links keep their kernel ids across a crash and a clean restart. */
+START_TEST(persistent_survives_restarts) {
+        int fd = test_connect(&d);
+        json_object *o = load(fd, "fexit_count", "{\"object\":0,\"attach\":true,\"lifetime\":\"persistent\"}");
+        json_object *c = load(fd, "fexit_count", "{\"object\":0,\"attach\":true,\"lifetime\":\"connection\"}");
+        int64_t link = vl_get_int(first(o, "links"), "handle", 0);
+        int64_t link_id = vl_get_int(first(o, "links"), "kernel_id", 0);
+        int64_t prog = vl_get_int(first(o, "programs"), "handle", 0);
+        int64_t conn_link_id = vl_get_int(first(c, "links"), "kernel_id", 0);
+        int64_t last;
+        int sigs[] = { SIGKILL, SIGTERM };
+        char p[64];
+
+        json_object_put(o);
+        json_object_put(c);
+        test_disconnect(fd);
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
+                ck_assert_int_eq(test_daemon_restart(&d, sigs[i]), 0);
+                fd = test_connect(&d);
+                o = describe(fd, link);
+                ck_assert_int_eq(vl_get_int(json_object_object_get(params_of(o), "handle"), "kernel_id", 0), link_id);
+                ck_assert_str_eq(vl_get_str(json_object_object_get(params_of(o), "handle"), "state"), "attached");
+                json_object_put(o);
+                ck_assert(bpftool_has("link", link_id));
+                ck_assert(bpftool_gone_soon("link", conn_link_id));
+                test_disconnect(fd);
+        }
+        /* handles are never reused after a restart */
+        fd = test_connect(&d);
+        o = load(fd, "fexit_count", "{\"object\":0}");
+        last = vl_get_int(first(o, "programs"), "handle", 0);
+        ck_assert_int_gt(last, link);
+        json_object_put(o);
+        snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) prog);
+        json_object_put(call_ok(fd, "io.fexitd.Unload", p));
+        ck_assert(bpftool_gone_soon("link", link_id));
+        test_disconnect(fd);
+}
+END_TEST
+
+START_TEST(fexit_on_another_bpf_program) {
+        char path[600], p[256];
+        struct bpf_object *xdp;
+        struct bpf_program *main_prog;
+        int fd = test_connect(&d), xdp_fd, map_fd, fds[VL_FDS_MAX];
+        json_object *o, *r;
+        uint32_t prog_id;
+        struct bpf_prog_info info = {};
+        uint32_t len = sizeof(info);
+        char pkt[64] = {};
+        size_t n;
+        LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = pkt, .data_size_in = sizeof(pkt), .repeat = 5);
+
+        object_path("backend_xdp", path, sizeof(path));
+        xdp = bpf_object__open_file(path, NULL);
+        ck_assert_ptr_nonnull(xdp);
+        ck_assert_int_eq(bpf_object__load(xdp), 0);
+        main_prog = bpf_object__find_program_by_name(xdp, "xdp_pass_main");
+        xdp_fd = bpf_program__fd(main_prog);
+        ck_assert_int_eq(bpf_obj_get_info_by_fd(xdp_fd, &info, &len), 0);
+        prog_id = info.id;
+
+        snprintf(p, sizeof(p), "{\"object\":0,\"attach\":true,\"programs\":[{\"name\":\"on_xdp\",\"target_prog_id\":%u}]}", prog_id);
+        o = load(fd, "fexit_on_xdp", p);
+        ck_assert_int_eq(vl_get_int(json_object_object_get(first(o, "programs"), "target"), "target_prog_id", 0), prog_id);
+        snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) vl_get_int(map_named(o, ".bss"), "handle", 0));
+        json_object_put(o);
+        ck_assert_int_eq(test_send_call(fd, "io.fexitd.ShareMap", p, NULL, 0), 0);
+        ck_assert_int_eq(test_recv(fd, &r, fds, &n), 0);
+        ck_assert_uint_eq(n, 1);
+        json_object_put(r);
+        map_fd = fds[0];
+        ck_assert_int_eq(bpf_prog_test_run_opts(xdp_fd, &run), 0);
+        ck_assert_int_eq(run.retval, 2 /* XDP_PASS */);
+        ck_assert_uint_ge(bss_count(map_fd), 5);
+        safe_close(map_fd);
+        bpf_object__close(xdp);
+        test_disconnect(fd);
+}
+END_TEST
+
+START_TEST(verifier_rejection_returns_its_log) {
+        int fd = test_connect(&d), obj = object_fd("backend_bad");
+        json_object *o;
+        const char *err;
+
+        ck_assert_int_eq(test_call(fd, "io.fexitd.Load", "{\"object\":0}", &obj, 1, &o, &err), 0);
+        ck_assert_str_eq(err, "io.fexitd.VerifierRejected");
+        ck_assert_str_eq(vl_get_str(params_of(o), "program"), "null_deref");
+        ck_assert_ptr_nonnull(strstr(vl_get_str(params_of(o), "log"), "invalid mem access"));
+        json_object_put(o);
+        safe_close(obj);
+        o = call_ok(fd, "io.fexitd.List", NULL);
+        ck_assert_int_eq(json_object_array_length(json_object_object_get(params_of(o), "handles")), 0);
+        json_object_put(o);
+        test_disconnect(fd);
+}
+END_TEST
+
+/* Does this kernel let us load fexit at all? If not, say why and skip (exit 77). */
+static int probe_kernel(void) {
+        struct test_daemon p;
+        int fd, obj, r = 0;
+        json_object *o;
+        const char *err;
+
+        char path[600];
+
+        object_path("fexit_count", path, sizeof(path));
+        obj = open(path, O_RDONLY | O_CLOEXEC);
+        if (obj < 0 || test_daemon_start(&p, NULL) < 0) {
+                fprintf(stderr, "cannot open %s or start fexitd\n", path);
+                return -1;
+        }
+        fd = test_connect(&p);
+        if (test_call(fd, "io.fexitd.Load", "{\"object\":0}", &obj, 1, &o, &err) < 0)
+                r = -1;
+        else if (*err) {
+                printf("SKIP: this kernel refuses fexit: %s\n", json_object_to_json_string(params_of(o)));
+                r = 77;
+        }
+        safe_close(obj);
+        test_disconnect(fd);
+        test_daemon_stop(&p);
+        return r;
+}
+
+int main(void) {
+        Suite *s = suite_create("fexitd-kernel");
+        TCase *tc = tcase_create("kernel");
+        SRunner *sr;
+        int failed, r;
+
+        snprintf(bpf_dir, sizeof(bpf_dir), "%s", getenv("FEXITD_TEST_BPF_DIR") ?: FEXITD_TEST_BPF_DIR);
+        r = probe_kernel();
+        if (r != 0)
+                return r == 77 ? 77 : EXIT_FAILURE;
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 240);
+        tcase_add_test(tc, load_attach_count_detach_unload);
+        tcase_add_test(tc, attach_twice_and_wrong_kinds);
+        tcase_add_test(tc, connection_bound_objects_go_with_the_client);
+        tcase_add_test(tc, take_link_moves_ownership);
+        tcase_add_test(tc, consumer_reads_but_cannot_write);
+        tcase_add_test(tc, persistent_survives_restarts);
+        tcase_add_test(tc, fexit_on_another_bpf_program);
+        tcase_add_test(tc, verifier_rejection_returns_its_log);
+        suite_add_tcase(s, tc);
+        sr = srunner_create(s);
+        srunner_run_all(sr, CK_VERBOSE);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

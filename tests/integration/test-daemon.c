@@ -1,0 +1,507 @@
+/* SPDX-License-Identifier: MIT */
+
+/* Host integration tests: the real fexitd on a real socket with real fds. Everything a client can
+ * get wrong must come back as a structured error, change nothing, and leak no fd. The host kernel
+ * refuses fexit (EPERM): that refusal itself is tested here; success paths run in the VM tier. */
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "common/macro.h"
+#include "common/varlink-json.h"
+#include "daemon-helper.h"
+
+static struct test_daemon d;
+static int baseline_fds;
+
+static void setup(void) {
+        ck_assert_int_eq(test_daemon_start(&d, NULL), 0);
+        baseline_fds = test_daemon_quiet_fd_count(&d);
+        ck_assert_int_gt(baseline_fds, 0);
+}
+
+static void teardown(void) {
+        test_daemon_stop(&d);
+}
+
+/* The daemon's fd count returns to its baseline (closes happen on workers: allow them a moment). */
+static void assert_no_fd_leak(void) {
+        int n = -1;
+
+        for (int i = 0; i < 200; i++) {
+                n = test_daemon_quiet_fd_count(&d);
+                if (n == baseline_fds)
+                        return;
+                usleep(10000);
+        }
+        ck_abort_msg("daemon has %d fds, baseline %d", n, baseline_fds);
+}
+
+static json_object *call_ok(int fd, const char *method, const char *params) {
+        json_object *o;
+        const char *err;
+
+        ck_assert_int_eq(test_call(fd, method, params, NULL, 0, &o, &err), 0);
+        ck_assert_msg(!*err, "%s failed: %s", method, json_object_to_json_string(o));
+        return o;
+}
+
+static void call_expect(int fd, const char *method, const char *params, const int *fds, size_t n_fds,
+                        const char *error, json_object **ret) {
+        json_object *o;
+        const char *err;
+
+        ck_assert_int_eq(test_call(fd, method, params, fds, n_fds, &o, &err), 0);
+        ck_assert_msg(strcmp(err, error) == 0, "%s: expected %s, got %s", method, error,
+                      json_object_to_json_string(o));
+        if (ret)
+                *ret = o;
+        else
+                json_object_put(o);
+}
+
+static json_object *params_of(json_object *o) {
+        return json_object_object_get(o, "parameters");
+}
+
+/* The connection was closed by the daemon after an error reply. */
+static void expect_error_then_hangup(int fd, const char *error) {
+        json_object *o;
+
+        ck_assert_int_eq(test_recv(fd, &o, NULL, NULL), 0);
+        ck_assert_str_eq(vl_get_str(o, "error"), error);
+        json_object_put(o);
+        ck_assert_int_eq(test_recv(fd, &o, NULL, NULL), -EPIPE);
+}
+
+static int memfd_with(const void *data, size_t len) {
+        int fd = memfd_create("obj", MFD_CLOEXEC);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, data, len), (ssize_t) len);
+        return fd;
+}
+
+static int object_fd(void) {
+        int fd = open(FEXIT_COUNT_OBJECT, O_RDONLY | O_CLOEXEC);
+
+        ck_assert_msg(fd >= 0, "cannot open %s", FEXIT_COUNT_OBJECT);
+        return fd;
+}
+
+START_TEST(get_info) {
+        int fd = test_connect(&d);
+        json_object *o = call_ok(fd, "org.varlink.service.GetInfo", NULL), *ifaces;
+
+        ck_assert_str_eq(vl_get_str(params_of(o), "product"), "fexitd");
+        ifaces = json_object_object_get(params_of(o), "interfaces");
+        ck_assert_int_eq(json_object_array_length(ifaces), 2);
+        ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(ifaces, 1)), "io.fexitd");
+        json_object_put(o);
+        o = call_ok(fd, "org.varlink.service.GetInterfaceDescription", "{\"interface\":\"io.fexitd\"}");
+        ck_assert_ptr_nonnull(strstr(vl_get_str(params_of(o), "description"), "interface io.fexitd\n"));
+        ck_assert_ptr_nonnull(strstr(vl_get_str(params_of(o), "description"), "method TakeLink("));
+        json_object_put(o);
+        call_expect(fd, "org.varlink.service.GetInterfaceDescription", "{\"interface\":\"com.example\"}",
+                    NULL, 0, "org.varlink.service.InterfaceNotFound", NULL);
+        test_disconnect(fd);
+}
+END_TEST
+
+START_TEST(unknown_methods) {
+        int fd = test_connect(&d);
+        json_object *o;
+
+        call_expect(fd, "io.fexitd.Explode", NULL, NULL, 0, "org.varlink.service.MethodNotFound", &o);
+        ck_assert_str_eq(vl_get_str(params_of(o), "method"), "io.fexitd.Explode");
+        json_object_put(o);
+        call_expect(fd, "com.example.Thing", NULL, NULL, 0, "org.varlink.service.InterfaceNotFound", &o);
+        ck_assert_str_eq(vl_get_str(params_of(o), "interface"), "com.example");
+        json_object_put(o);
+        /* the connection is still usable */
+        json_object_put(call_ok(fd, "io.fexitd.Status", NULL));
+        test_disconnect(fd);
+}
+END_TEST
+
+START_TEST(wrong_parameters) {
+        int fd = test_connect(&d);
+        json_object *o;
+
+        call_expect(fd, "io.fexitd.Describe", "{\"handle\":\"7\"}", NULL, 0,
+                    "org.varlink.service.InvalidParameter", &o);
+        ck_assert_str_eq(vl_get_str(params_of(o), "parameter"), "handle");
+        json_object_put(o);
+        call_expect(fd, "io.fexitd.Describe", "{\"handle\":7,\"colour\":1}", NULL, 0,
+                    "org.varlink.service.InvalidParameter", &o);
+        ck_assert_str_eq(vl_get_str(params_of(o), "parameter"), "colour");
+        json_object_put(o);
+        call_expect(fd, "io.fexitd.Describe", "{}", NULL, 0, "org.varlink.service.InvalidParameter", &o);
+        ck_assert_str_eq(vl_get_str(params_of(o), "parameter"), "handle");
+        json_object_put(o);
+        call_expect(fd, "io.fexitd.Attach", "{\"handle\":1.5}", NULL, 0,
+                    "org.varlink.service.InvalidParameter", NULL);
+        call_expect(fd, "io.fexitd.Load", "{\"object\":0,\"lifetime\":\"forever\"}", NULL, 0,
+                    "org.varlink.service.InvalidParameter", NULL);
+        call_expect(fd, "io.fexitd.Load", "{\"object\":0,\"programs\":[{\"nom\":\"x\"}]}", NULL, 0,
+                    "org.varlink.service.InvalidParameter", NULL);
+        test_disconnect(fd);
+        assert_no_fd_leak();
+}
+END_TEST
+
+START_TEST(stale_handles) {
+        int fd = test_connect(&d);
+        json_object *o;
+        static const char *const methods[] = { "io.fexitd.Describe", "io.fexitd.Attach",
+                                               "io.fexitd.Detach", "io.fexitd.Unload",
+                                               "io.fexitd.TakeLink", "io.fexitd.ShareMap" };
+
+        for (size_t i = 0; i < ELEMENTSOF(methods); i++) {
+                call_expect(fd, methods[i], "{\"handle\":4242}", NULL, 0, "io.fexitd.NoSuchHandle", &o);
+                ck_assert_int_eq(vl_get_int(params_of(o), "handle", 0), 4242);
+                json_object_put(o);
+        }
+        call_expect(fd, "io.fexitd.Detach", "{\"handle\":-1}", NULL, 0, "io.fexitd.NoSuchHandle", NULL);
+        o = call_ok(fd, "io.fexitd.List", NULL);
+        ck_assert_int_eq(json_object_array_length(json_object_object_get(params_of(o), "handles")), 0);
+        json_object_put(o);
+        test_disconnect(fd);
+}
+END_TEST
+
+START_TEST(malformed_json_hangs_up) {
+        static const char *const bad[] = {
+                "{\"method\":", "[1,2,3]", "\"str\"", "{\"method\":\"io.fexitd.List\"} trailing",
+                "{\"method\":42}", "{\"parameters\":{}}", "{\"method\":\"io.fexitd.List\",\"parameters\":[]}",
+                "{\"method\":\"io.fexitd.List\",\"bogus\":true}", "\xff\xfe", "",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                int fd = test_connect(&d);
+                ck_assert_int_eq(test_send_raw(fd, bad[i], strlen(bad[i]) + 1, NULL, 0), 0);
+                expect_error_then_hangup(fd, "io.fexitd.ProtocolError");
+                test_disconnect(fd);
+        }
+        /* still serving */
+        int fd = test_connect(&d);
+        json_object_put(call_ok(fd, "io.fexitd.Status", NULL));
+        test_disconnect(fd);
+        assert_no_fd_leak();
+}
+END_TEST
+
+START_TEST(deep_json_hangs_up) {
+        char buf[2000];
+        int fd = test_connect(&d);
+
+        memset(buf, '[', 1000);
+        strcpy(buf + 1000, "]");
+        ck_assert_int_eq(test_send_raw(fd, buf, strlen(buf) + 1, NULL, 0), 0);
+        expect_error_then_hangup(fd, "io.fexitd.ProtocolError");
+        test_disconnect(fd);
+}
+END_TEST
+
+START_TEST(oversized_message) {
+        size_t len = VL_MSG_MAX + 4096;
+        char *buf = malloc(len);
+        int fd = test_connect(&d);
+
+        memset(buf, ' ', len);
+        buf[0] = '{';
+        /* no NUL: the daemon must give up at its limit, not buffer forever */
+        (void) test_send_raw(fd, buf, len, NULL, 0);
+        expect_error_then_hangup(fd, "io.fexitd.LimitExceeded");
+        free(buf);
+        test_disconnect(fd);
+        assert_no_fd_leak();
+}
+END_TEST
+
+START_TEST(stray_and_missing_fds) {
+        int fd = test_connect(&d), fds[3];
+        json_object *o;
+
+        for (size_t i = 0; i < 3; i++)
+                fds[i] = memfd_with("x", 1);
+        call_expect(fd, "io.fexitd.List", NULL, fds, 1, "io.fexitd.InvalidFileDescriptors", &o);
+        ck_assert_int_eq(vl_get_int(params_of(o), "expected", -1), 0);
+        ck_assert_int_eq(vl_get_int(params_of(o), "received", -1), 1);
+        json_object_put(o);
+        call_expect(fd, "io.fexitd.Load", "{\"object\":0}", NULL, 0, "io.fexitd.InvalidFileDescriptors", NULL);
+        call_expect(fd, "io.fexitd.Load", "{\"object\":0}", fds, 3, "io.fexitd.InvalidFileDescriptors", NULL);
+        call_expect(fd, "io.fexitd.Load", "{\"object\":1}", fds, 1, "io.fexitd.InvalidFileDescriptors", NULL);
+        close_many(fds, 3);
+        test_disconnect(fd);
+        assert_no_fd_leak();
+}
+END_TEST
+
+START_TEST(too_many_fds_hangs_up) {
+        int fd = test_connect(&d), fds[16];
+
+        for (size_t i = 0; i < 16; i++)
+                fds[i] = memfd_with("x", 1);
+        ck_assert_int_eq(test_send_call(fd, "io.fexitd.List", NULL, fds, 16), 0);
+        expect_error_then_hangup(fd, "io.fexitd.ProtocolError");
+        close_many(fds, 16);
+        test_disconnect(fd);
+        assert_no_fd_leak();
+}
+END_TEST
+
+START_TEST(non_elf_object) {
+        int fd = test_connect(&d), obj = memfd_with("this is not an ELF file\n", 24);
+        json_object *o;
+
+        call_expect(fd, "io.fexitd.Load", "{\"object\":0}", &obj, 1, "io.fexitd.InvalidObject", &o);
+        ck_assert_ptr_nonnull(vl_get_str(params_of(o), "reason"));
+        json_object_put(o);
+        safe_close(obj);
+        /* an empty file and a directory fd are refused the same way */
+        obj = memfd_with("", 0);
+        call_expect(fd, "io.fexitd.Load", "{\"object\":0}", &obj, 1, "io.fexitd.InvalidObject", NULL);
+        safe_close(obj);
+        obj = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        call_expect(fd, "io.fexitd.Load", "{\"object\":0}", &obj, 1, "io.fexitd.InvalidObject", NULL);
+        safe_close(obj);
+        test_disconnect(fd);
+        assert_no_fd_leak();
+}
+END_TEST
+
+START_TEST(unknown_function) {
+        int fd = test_connect(&d), obj = object_fd();
+        json_object *o, *sugg;
+
+        call_expect(fd, "io.fexitd.Load",
+                    "{\"object\":0,\"programs\":[{\"name\":\"fexit_count\",\"function\":\"do_unlinkatt\"}]}",
+                    &obj, 1, "io.fexitd.NoSuchFunction", &o);
+        ck_assert_str_eq(vl_get_str(params_of(o), "function"), "do_unlinkatt");
+        sugg = json_object_object_get(params_of(o), "suggestions");
+        ck_assert_int_ge(json_object_array_length(sugg), 1);
+        ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(sugg, 0)), "do_unlinkat");
+        json_object_put(o);
+        call_expect(fd, "io.fexitd.Load", "{\"object\":0,\"programs\":[{\"name\":\"no_such_prog\"}]}",
+                    &obj, 1, "io.fexitd.NoSuchProgram", NULL);
+        call_expect(fd, "io.fexitd.Load",
+                    "{\"object\":0,\"programs\":[{\"name\":\"fexit_count\",\"function\":\"migrate_disable\"}]}",
+                    &obj, 1, "io.fexitd.FunctionDenied", NULL);
+        safe_close(obj);
+        test_disconnect(fd);
+        assert_no_fd_leak();
+}
+END_TEST
+
+/* Our host's kernel refuses fexit: that must be a clear KernelError naming EPERM, and nothing is
+ * left behind. On a kernel that allows fexit this test has nothing to show. */
+START_TEST(kernel_refusal_is_reported) {
+        int fd = test_connect(&d), obj = object_fd();
+        json_object *o;
+        const char *err;
+
+        ck_assert_int_eq(test_call(fd, "io.fexitd.Load", "{\"object\":0,\"attach\":true}", &obj, 1, &o, &err), 0);
+        safe_close(obj);
+        if (!*err) {
+                json_object_put(o);
+                test_disconnect(fd);
+                printf("kernel_refusal_is_reported: this kernel allows fexit; nothing to check\n");
+                return;
+        }
+        ck_assert_str_eq(err, "io.fexitd.KernelError");
+        ck_assert_str_eq(vl_get_str(params_of(o), "errno"), "EPERM");
+        ck_assert_ptr_nonnull(strstr(vl_get_str(params_of(o), "message"), "fexit"));
+        json_object_put(o);
+        o = call_ok(fd, "io.fexitd.Status", NULL);
+        ck_assert_int_eq(vl_get_int(params_of(o), "programs", -1), 0);
+        ck_assert_int_eq(vl_get_int(params_of(o), "maps", -1), 0);
+        json_object_put(o);
+        test_disconnect(fd);
+        assert_no_fd_leak();
+}
+END_TEST
+
+START_TEST(client_vanishes_mid_request) {
+        for (int i = 0; i < 20; i++) {
+                int fd = test_connect(&d), obj = object_fd();
+                ck_assert_int_eq(test_send_call(fd, "io.fexitd.Load", "{\"object\":0,\"attach\":true}", &obj, 1), 0);
+                safe_close(obj);
+                test_disconnect(fd);
+        }
+        int fd = test_connect(&d);
+        json_object_put(call_ok(fd, "io.fexitd.Status", NULL));
+        test_disconnect(fd);
+        assert_no_fd_leak();
+}
+END_TEST
+
+START_TEST(pipelined_calls_answer_in_order) {
+        int fd = test_connect(&d);
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        for (int i = 1; i <= 200; i++)
+                fprintf(f, "{\"method\":\"io.fexitd.Describe\",\"parameters\":{\"handle\":%d}}%c", i, 0);
+        fclose(f);
+        ck_assert_int_eq(test_send_raw(fd, buf, len, NULL, 0), 0);
+        for (int i = 1; i <= 200; i++) {
+                json_object *o;
+                ck_assert_int_eq(test_recv(fd, &o, NULL, NULL), 0);
+                ck_assert_int_eq(vl_get_int(params_of(o), "handle", 0), i);
+                json_object_put(o);
+        }
+        free(buf);
+        test_disconnect(fd);
+}
+END_TEST
+
+START_TEST(oneway_calls_get_no_reply) {
+        int fd = test_connect(&d);
+        const char *m = "{\"method\":\"io.fexitd.Status\",\"oneway\":true}";
+        json_object *o;
+
+        ck_assert_int_eq(test_send_raw(fd, m, strlen(m) + 1, NULL, 0), 0);
+        o = call_ok(fd, "org.varlink.service.GetInfo", NULL);
+        ck_assert_str_eq(vl_get_str(params_of(o), "product"), "fexitd");
+        json_object_put(o);
+        test_disconnect(fd);
+}
+END_TEST
+
+/* A consumer (any uid but root and the admin group) may not submit bytecode. */
+START_TEST(consumer_cannot_load_bytecode) {
+        pid_t pid = fork();
+        int st;
+
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                int fd, obj = object_fd();
+                json_object *o;
+                const char *err;
+                if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+                        _exit(10);
+                fd = test_connect(&d);
+                if (test_call(fd, "io.fexitd.Load", "{\"object\":0}", &obj, 1, &o, &err) < 0)
+                        _exit(11);
+                if (strcmp(err, "io.fexitd.PermissionDenied") != 0)
+                        _exit(12);
+                json_object_put(o);
+                if (test_call(fd, "io.fexitd.Status", NULL, NULL, 0, &o, &err) < 0 || *err)
+                        _exit(13);
+                if (strcmp(vl_get_str(params_of(o), "caller_role"), "consumer") != 0 ||
+                    vl_get_int(params_of(o), "caller_uid", -1) != 65534)
+                        _exit(14);
+                _exit(0);
+        }
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "consumer check failed at step %d",
+                      WEXITSTATUS(st));
+        assert_no_fd_leak();
+}
+END_TEST
+
+/* Stale state: records whose pins are gone and pins nobody has a record for are cleaned up at
+ * start; the handle counter never goes back. */
+START_TEST(stale_state_is_cleaned_up) {
+        char path[400];
+        FILE *f;
+        int fd;
+        json_object *o;
+
+        snprintf(path, sizeof(path), "%s/state.json", d.state_dir);
+        f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "{\"version\":1,\"boot_id\":\"\",\"next_handle\":77,\"handles\":["
+                   "{\"handle\":5,\"kind\":\"program\",\"kernel_id\":999999,\"name\":\"ghost\"}]}");
+        fclose(f);
+        /* a stray pin: a map nobody has a record for */
+        snprintf(path, sizeof(path), "%s/prog-12", d.pin_dir);
+        if (d.bpffs) {
+                int map = bpf_map_create(BPF_MAP_TYPE_ARRAY, "stray", 4, 8, 1, NULL);
+                ck_assert_int_ge(map, 0);
+                ck_assert_int_eq(bpf_obj_pin(map, path), 0);
+                safe_close(map);
+        }
+        ck_assert_int_eq(test_daemon_restart(&d, SIGKILL), 0);
+        ck_assert_int_eq(access(path, F_OK), -1);
+        fd = test_connect(&d);
+        o = call_ok(fd, "io.fexitd.List", NULL);
+        ck_assert_int_eq(json_object_array_length(json_object_object_get(params_of(o), "handles")), 0);
+        json_object_put(o);
+        test_disconnect(fd);
+        /* the rewritten state keeps the counter */
+        snprintf(path, sizeof(path), "%s/state.json", d.state_dir);
+        o = json_object_from_file(path);
+        ck_assert_ptr_nonnull(o);
+        ck_assert_int_ge(vl_get_int(o, "next_handle", 0), 77);
+        ck_assert_int_eq(json_object_array_length(json_object_object_get(o, "handles")), 0);
+        json_object_put(o);
+}
+END_TEST
+
+START_TEST(many_clients) {
+        int fds[100];
+
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
+                fds[i] = test_connect(&d);
+                ck_assert_int_ge(fds[i], 0);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                ck_assert_int_eq(test_send_call(fds[i], "io.fexitd.Status", NULL, NULL, 0), 0);
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
+                json_object *o;
+                ck_assert_int_eq(test_recv(fds[i], &o, NULL, NULL), 0);
+                ck_assert_int_ge(vl_get_int(params_of(o), "connections", 0), 1);
+                json_object_put(o);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                test_disconnect(fds[i]);
+        assert_no_fd_leak();
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("fexitd-daemon");
+        TCase *tc = tcase_create("host");
+        SRunner *sr;
+        int failed;
+
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, get_info);
+        tcase_add_test(tc, unknown_methods);
+        tcase_add_test(tc, wrong_parameters);
+        tcase_add_test(tc, stale_handles);
+        tcase_add_test(tc, malformed_json_hangs_up);
+        tcase_add_test(tc, deep_json_hangs_up);
+        tcase_add_test(tc, oversized_message);
+        tcase_add_test(tc, stray_and_missing_fds);
+        tcase_add_test(tc, too_many_fds_hangs_up);
+        tcase_add_test(tc, non_elf_object);
+        tcase_add_test(tc, unknown_function);
+        tcase_add_test(tc, kernel_refusal_is_reported);
+        tcase_add_test(tc, client_vanishes_mid_request);
+        tcase_add_test(tc, pipelined_calls_answer_in_order);
+        tcase_add_test(tc, oneway_calls_get_no_reply);
+        tcase_add_test(tc, consumer_cannot_load_bytecode);
+        tcase_add_test(tc, stale_state_is_cleaned_up);
+        tcase_add_test(tc, many_clients);
+        suite_add_tcase(s, tc);
+        sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
