@@ -143,15 +143,17 @@ check_caps "$pid" "$base_caps"
 
 log "== pin folder on bpffs"
 pin_dir=$(prop ReadWritePaths)
+pin_dir=${pin_dir#-}  # "-": may be missing when the unit's namespace is set up
 [ "$(stat -f -c %T /sys/fs/bpf)" = bpf_fs ] || fail "/sys/fs/bpf is not a bpffs"
 [ -d "$pin_dir" ] || fail "pin folder '$pin_dir' missing"
 [ "$(stat -c %U "$pin_dir")" = root ] && [ $((8#$(stat -c %a "$pin_dir") & 8#077)) -eq 0 ] ||
     fail "$pin_dir is $(stat -c '%a %U' "$pin_dir"), want root's and closed to others"
-# The daemon's view: writable inside the sandbox, the rest of /sys read-only.
-nsenter -t "$pid" -m sh -c "mkdir '$pin_dir/.vm-test' && rmdir '$pin_dir/.vm-test'" ||
+# The daemon's view: writable inside the sandbox, the rest of /sys read-only (bpffs refuses
+# names with a dot).
+nsenter -t "$pid" -m sh -c "mkdir '$pin_dir/vm-test' && rmdir '$pin_dir/vm-test'" ||
     fail "$pin_dir is not writable in the daemon's mount namespace"
-nsenter -t "$pid" -m sh -c 'mkdir /sys/fs/bpf/.vm-test' 2>/dev/null &&
-    { rmdir /sys/fs/bpf/.vm-test; fail "/sys/fs/bpf is writable in the daemon's namespace"; }
+nsenter -t "$pid" -m sh -c 'mkdir /sys/fs/bpf/vm-test' 2>/dev/null &&
+    { rmdir /sys/fs/bpf/vm-test; fail "/sys/fs/bpf is writable in the daemon's namespace"; }
 
 log "== systemctl stop / start"
 systemctl stop "$unit" || fail "systemctl stop $unit"
