@@ -21,18 +21,24 @@ struct handle_params {
 struct attach_params {
         int64_t handle;
         const char *lifetime;
+        bool group;
+};
+
+struct attach_item {
+        uint64_t program;
+        int prog_fd;             /* our own dup: the handle may be unloaded meanwhile */
+        int link_fd;
+        uint32_t link_id;
 };
 
 struct attach_job {
         struct job job;
         struct call *call;
-        uint64_t program;
         enum handle_lifetime lifetime;
-        int prog_fd;             /* our own dup: the handle may be unloaded meanwhile */
-        int link_fd;
-        uint32_t link_id;
         int r;
         struct bb_error err;
+        size_t n;
+        struct attach_item items[];
 };
 
 static int dup_fd(int fd) {
@@ -41,21 +47,27 @@ static int dup_fd(int fd) {
         return r < 0 ? -errno : r;
 }
 
+/* All or nothing: if one attach fails, what did attach is detached again, here on the worker. */
 static void attach_run(struct job *job) {
         struct attach_job *j = (struct attach_job *) job;
 
-        j->r = bb_attach(j->prog_fd, &j->link_fd, &j->link_id, &j->err);
-        j->prog_fd = safe_close(j->prog_fd);
+        for (size_t i = 0; i < j->n && j->r >= 0; i++)
+                j->r = bb_attach(j->items[i].prog_fd, &j->items[i].link_fd, &j->items[i].link_id, &j->err);
+        for (size_t i = 0; i < j->n; i++) {
+                j->items[i].prog_fd = safe_close(j->items[i].prog_fd);
+                if (j->r < 0)
+                        j->items[i].link_fd = safe_close(j->items[i].link_fd);
+        }
 }
 
-static struct handle *link_new(struct call *c, const struct handle *prog, struct attach_job *j) {
+static struct handle *link_new(struct call *c, const struct handle *prog, enum handle_lifetime lifetime) {
         struct handle *l = handle_new(HANDLE_LINK, prog->name);
         struct timespec ts;
 
         if (!l)
                 return NULL;
         clock_gettime(CLOCK_REALTIME, &ts);
-        l->lifetime = j->lifetime;
+        l->lifetime = lifetime;
         l->state = HSTATE_ATTACHED;
         l->function = prog->function ? strdup(prog->function) : NULL;
         l->btf_object = prog->btf_object ? strdup(prog->btf_object) : NULL;
@@ -65,7 +77,7 @@ static struct handle *link_new(struct call *c, const struct handle *prog, struct
         l->group = prog->group;
         l->owner_uid = c->peer.uid;
         l->owner_pid = c->peer.pid;
-        l->conn_id = j->lifetime == LIFETIME_CONNECTION ? c->conn_id : 0;
+        l->conn_id = lifetime == LIFETIME_CONNECTION ? c->conn_id : 0;
         l->created_usec = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
         memcpy(l->grants, prog->grants, sizeof(l->grants));
         l->n_grants = prog->n_grants;
@@ -74,46 +86,63 @@ static struct handle *link_new(struct call *c, const struct handle *prog, struct
         return l;
 }
 
+/* Registers one new link; returns it, or NULL after handing its fd to a close job. */
+static struct handle *attach_register(struct attach_job *j, struct attach_item *it, bool gone) {
+        struct call *c = j->call;
+        struct server *s = c->server;
+        struct handle *prog = handle_table_get(&s->handles, it->program), *l = NULL;
+
+        /* unloaded meanwhile, or the client left and the link was to be its own */
+        if (prog && !(gone && j->lifetime == LIFETIME_CONNECTION))
+                l = link_new(c, prog, j->lifetime);
+        if (!l) {
+                worker_pool_close_fds(s->pool, &it->link_fd, 1);
+                return NULL;
+        }
+        l->fd = TAKE_FD(it->link_fd);
+        l->kernel_id = it->link_id;
+        prog->state = HSTATE_ATTACHED;
+        if (l->lifetime == LIFETIME_PERSISTENT)
+                (void) state_pin(s, l);
+        log_full(LOG_INFO, &(struct log_ctx) { .handle = l->id, .kernel_id = l->kernel_id,
+                                               .function = l->function, .uid = c->peer.uid,
+                                               .pid = c->peer.pid },
+                 "Attached program handle %" PRIu64 " to %s (link id %u, handle %" PRIu64 ")",
+                 prog->id, l->function, l->kernel_id, l->id);
+        return l;
+}
+
 static void attach_done(struct job *job) {
         struct attach_job *j = (struct attach_job *) job;
         struct call *c = j->call;
         struct server *s = c->server;
-        struct handle *prog = handle_table_get(&s->handles, j->program), *l = NULL;
         uint64_t conn_id = c->conn_id;
         bool gone = !c->conn;   /* c is freed by the reply */
-        json_object *p;
+        json_object *p = NULL, *links = json_object_new_array();
+        struct handle *h;
 
-        if (prog)
-                prog->busy = false;
+        for (size_t i = 0; i < j->n; i++)
+                if ((h = handle_table_get(&s->handles, j->items[i].program)))
+                        h->busy = false;
+        for (size_t i = 0; j->r >= 0 && i < j->n; i++)
+                if ((h = attach_register(j, &j->items[i], gone)))
+                        json_object_array_add(links, handle_to_json(s, h));
         if (j->r < 0)
                 call_reply_bb_error(c, &j->err);
-        else if (!prog || (gone && j->lifetime == LIFETIME_CONNECTION)) {
-                /* unloaded meanwhile, or the client left and the link was to be its own */
-                worker_pool_close_fds(s->pool, &j->link_fd, 1);
+        else if (json_object_array_length(links) == 0) {
                 p = vl_obj();
-                vl_add_int(p, "handle", (int64_t) j->program);
+                vl_add_int(p, "handle", (int64_t) j->items[0].program);
                 call_reply_error(c, "io.fexitd.NoSuchHandle", p);
-        } else if (!(l = link_new(c, prog, j))) {
-                worker_pool_close_fds(s->pool, &j->link_fd, 1);
-                call_reply_errno(c, "attach", ENOMEM);
         } else {
-                l->fd = TAKE_FD(j->link_fd);
-                l->kernel_id = j->link_id;
-                prog->state = HSTATE_ATTACHED;
-                if (l->lifetime == LIFETIME_PERSISTENT) {
-                        (void) state_pin(s, l);
+                if (j->lifetime == LIFETIME_PERSISTENT)
                         (void) state_save(s);
-                }
-                log_full(LOG_INFO, &(struct log_ctx) { .handle = l->id, .kernel_id = l->kernel_id,
-                                                       .function = l->function, .uid = c->peer.uid,
-                                                       .pid = c->peer.pid },
-                         "Attached program handle %" PRIu64 " to %s (link id %u, handle %" PRIu64 ")",
-                         prog->id, l->function, l->kernel_id, l->id);
                 server_notify_status(s);
                 p = vl_obj();
-                vl_add(p, "link", handle_to_json(s, l));
+                vl_add(p, "link", json_object_get(json_object_array_get_idx(links, 0)));
+                vl_add(p, "links", json_object_get(links));
                 call_reply(c, p);
         }
+        json_object_put(links);
         /* a connection-bound program whose client left during the attach goes now */
         if (gone)
                 server_release_connection(s, conn_id);
@@ -121,30 +150,61 @@ static void attach_done(struct job *job) {
         free(j);
 }
 
+/* The program itself, or with group every program of its load not attached by us yet. */
+static size_t attach_targets(struct server *s, const struct handle *h, bool group, struct handle **ret, size_t max) {
+        struct handle *o;
+        size_t n = 0;
+
+        if (!group) {
+                ret[0] = (struct handle *) h;
+                return 1;
+        }
+        HANDLE_TABLE_FOREACH(&s->handles, o, i)
+                if (n < max && o->kind == HANDLE_PROGRAM && o->group == h->group &&
+                    o->state == HSTATE_LOADED && !o->busy && o->fd >= 0)
+                        ret[n++] = o;
+        return n;
+}
+
+#define ATTACH_GROUP_MAX 1024
+
 static void method_attach(struct call *c, void *params) {
         struct attach_params *p = params;
         struct handle *h = call_get_handle(c, p->handle, HANDLE_PROGRAM);
+        _cleanup_free_ struct handle **targets = NULL;
         struct attach_job *j;
         int lifetime;
+        size_t n;
 
         if (!h)
                 return;
         lifetime = p->lifetime ? handle_lifetime_from_string(p->lifetime) : (int) h->lifetime;
         if (lifetime < 0)
                 return call_reply_invalid_parameter(c, "lifetime");
-        j = calloc(1, sizeof(*j));
+        targets = calloc(ATTACH_GROUP_MAX, sizeof(*targets));
+        n = targets ? attach_targets(c->server, h, p->group, targets, ATTACH_GROUP_MAX) : 0;
+        if (!targets)
+                return call_reply_errno(c, "attach", ENOMEM);
+        if (n == 0)
+                return call_reply_errno(c, "attach", EBUSY);   /* the whole group is attached */
+        j = calloc(1, sizeof(*j) + n * sizeof(struct attach_item));
         if (!j)
                 return call_reply_errno(c, "attach", ENOMEM);
         *j = (struct attach_job) { .job = { .run = attach_run, .done = attach_done }, .call = c,
-                                   .program = h->id, .lifetime = (enum handle_lifetime) lifetime,
-                                   .link_fd = -EBADF,
-                                   .prog_fd = dup_fd(h->fd) };
-        if (j->prog_fd < 0) {
-                int r = j->prog_fd;
-                free(j);
-                return call_reply_errno(c, "attach", r);
+                                   .lifetime = (enum handle_lifetime) lifetime, .n = n };
+        for (size_t i = 0; i < n; i++) {
+                j->items[i] = (struct attach_item) { .program = targets[i]->id, .link_fd = -EBADF,
+                                                     .prog_fd = dup_fd(targets[i]->fd) };
+                if (j->items[i].prog_fd < 0) {
+                        int r = j->items[i].prog_fd;
+                        for (size_t k = 0; k < i; k++)
+                                safe_close(j->items[k].prog_fd);
+                        free(j);
+                        return call_reply_errno(c, "attach", r);
+                }
         }
-        h->busy = true;
+        for (size_t i = 0; i < n; i++)
+                targets[i]->busy = true;
         worker_pool_submit(c->server->pool, &j->job);
 }
 
@@ -160,33 +220,54 @@ static void update_program_state(struct server *s, uint64_t program) {
         p->state = HSTATE_LOADED;
 }
 
+struct detach_params {
+        int64_t handle;
+        bool group;
+};
+
 static void method_detach(struct call *c, void *params) {
-        struct handle *h = call_get_handle(c, ((struct handle_params *) params)->handle, HANDLE_LINK);
-        uint64_t program;
-        int fd;
+        struct detach_params *p = params;
+        struct handle *h = call_get_handle(c, p->handle, HANDLE_LINK), *o;
+        struct server *s = c->server;
+        _cleanup_free_ int *fds = NULL;
+        uint64_t group, first;
+        size_t n = 0;
 
         if (!h)
                 return;
         if (h->state == HSTATE_HANDED_OFF) {
-                json_object *p = vl_obj();
+                json_object *e = vl_obj();
                 char reason[160];
                 snprintf(reason, sizeof(reason),
                          "handed off to uid %u pid %d: a tracing link detaches only when its holder "
                          "closes its last fd", (unsigned) h->holder_uid, (int) h->holder_pid);
-                vl_add_int(p, "handle", (int64_t) h->id);
-                vl_add_str(p, "reason", reason);
-                return call_reply_error(c, "io.fexitd.NotDetachable", p);
+                vl_add_int(e, "handle", (int64_t) h->id);
+                vl_add_str(e, "reason", reason);
+                return call_reply_error(c, "io.fexitd.NotDetachable", e);
         }
-        program = h->program;
-        log_full(LOG_INFO, &(struct log_ctx) { .handle = h->id, .kernel_id = h->kernel_id,
-                                               .function = h->function, .uid = c->peer.uid,
-                                               .pid = c->peer.pid },
-                 "Detaching link handle %" PRIu64 " from %s", h->id, h->function);
-        fd = server_drop_handle(c->server, h->id);
-        update_program_state(c->server, program);
-        (void) state_save(c->server);
-        server_notify_status(c->server);
-        call_reply_after_close(c, &fd, 1, NULL);
+        fds = calloc(s->handles.n, sizeof(int));
+        if (!fds)
+                return call_reply_errno(c, "detach", ENOMEM);
+        group = h->group;
+        first = h->id;
+        for (size_t i = 0; i < s->handles.n;) {
+                o = s->handles.v[i];
+                if (o->id != first && !(p->group && o->kind == HANDLE_LINK && o->group == group &&
+                                o->state == HSTATE_ATTACHED && !o->busy && peer_may_see(&c->peer, o))) {
+                        i++;
+                        continue;
+                }
+                log_full(LOG_INFO, &(struct log_ctx) { .handle = o->id, .kernel_id = o->kernel_id,
+                                                       .function = o->function, .uid = c->peer.uid,
+                                                       .pid = c->peer.pid },
+                         "Detaching link handle %" PRIu64 " from %s", o->id, o->function);
+                uint64_t program = o->program;
+                fds[n++] = server_drop_handle(s, o->id);
+                update_program_state(s, program);
+        }
+        (void) state_save(s);
+        server_notify_status(s);
+        call_reply_after_close(c, fds, n, NULL);
 }
 
 static void method_take_link(struct call *c, void *params) {
@@ -265,10 +346,15 @@ const struct method methods_link[] = {
           (const struct vl_param[]) {
                   { "handle", VL_INT, true, offsetof(struct attach_params, handle) },
                   { "lifetime", VL_STRING, false, offsetof(struct attach_params, lifetime) },
+                  { "group", VL_BOOL, false, offsetof(struct attach_params, group) },
                   {} },
           sizeof(struct attach_params), 0 },
-        { "io.fexitd.Detach", method_detach, ROLE_CONSUMER, (const struct vl_param[]) HANDLE_PARAM,
-          sizeof(struct handle_params), 0 },
+        { "io.fexitd.Detach", method_detach, ROLE_CONSUMER,
+          (const struct vl_param[]) {
+                  { "handle", VL_INT, true, offsetof(struct detach_params, handle) },
+                  { "group", VL_BOOL, false, offsetof(struct detach_params, group) },
+                  {} },
+          sizeof(struct detach_params), 0 },
         { "io.fexitd.TakeLink", method_take_link, ROLE_CONSUMER, (const struct vl_param[]) HANDLE_PARAM,
           sizeof(struct handle_params), 0 },
         { "io.fexitd.ShareMap", method_share_map, ROLE_CONSUMER, (const struct vl_param[]) HANDLE_PARAM,

@@ -28,8 +28,9 @@ static int load_file(struct server *s, const char *dir, const char *name) {
         json_object *msg, *obj;
         int fd = -EBADF;
 
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        snprintf(origin, sizeof(origin), "programs.d/%s", name);
+        if ((size_t) snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+            (size_t) snprintf(origin, sizeof(origin), "programs.d/%s", name) >= sizeof(origin))
+                return -ENAMETOOLONG;
         if (already_loaded(s, origin)) {
                 log_debug("%s: already loaded, left alone", origin);
                 return 0;

@@ -469,6 +469,41 @@ START_TEST(verifier_rejection_returns_its_log) {
 }
 END_TEST
 
+/* One program on many functions: one instance (handle) per function, attached and detached as
+ * a group; glob matches that cannot be traced are reported as skipped, with the reason. */
+START_TEST(one_program_many_functions) {
+        int fd = test_connect(&d);
+        json_object *o = load(fd, "fexit_count",
+                              "{\"object\":0,\"programs\":[{\"name\":\"fexit_count\","
+                              "\"functions\":[\"do_unlinkat\",\"vfs_unlink\",\"do_rmdir\",\"migrate_dis*\"]}]}");
+        json_object *progs = json_object_object_get(params_of(o), "programs");
+        json_object *skipped = json_object_object_get(params_of(o), "skipped"), *r, *links;
+        int64_t link_ids[3];
+        char p[96];
+
+        ck_assert_int_eq(json_object_array_length(progs), 3);
+        ck_assert_int_ge(json_object_array_length(skipped), 1);
+        ck_assert_str_eq(vl_get_str(json_object_array_get_idx(skipped, 0), "function"), "migrate_disable");
+        snprintf(p, sizeof(p), "{\"handle\":%lld,\"group\":true}",
+                 (long long) vl_get_int(json_object_array_get_idx(progs, 1), "handle", 0));
+        json_object_put(o);
+        r = call_ok(fd, "io.fexitd.Attach", p);
+        links = json_object_object_get(params_of(r), "links");
+        ck_assert_int_eq(json_object_array_length(links), 3);
+        for (size_t i = 0; i < 3; i++) {
+                link_ids[i] = vl_get_int(json_object_array_get_idx(links, i), "kernel_id", 0);
+                ck_assert(bpftool_has("link", link_ids[i]));
+        }
+        snprintf(p, sizeof(p), "{\"handle\":%lld,\"group\":true}",
+                 (long long) vl_get_int(json_object_array_get_idx(links, 2), "handle", 0));
+        json_object_put(r);
+        json_object_put(call_ok(fd, "io.fexitd.Detach", p));
+        for (size_t i = 0; i < 3; i++)
+                ck_assert(!bpftool_has("link", link_ids[i]));
+        test_disconnect(fd);
+}
+END_TEST
+
 /* Does this kernel let us load fexit at all? If not, say why and skip (exit 77). */
 static int probe_kernel(void) {
         struct test_daemon p;
@@ -517,6 +552,7 @@ int main(void) {
         tcase_add_test(tc, persistent_survives_restarts);
         tcase_add_test(tc, fexit_on_another_bpf_program);
         tcase_add_test(tc, verifier_rejection_returns_its_log);
+        tcase_add_test(tc, one_program_many_functions);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_VERBOSE);
