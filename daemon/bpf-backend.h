@@ -23,7 +23,11 @@ enum bb_error_kind {
         BB_ERR_FUNCTION_DENIED,    /* target on fexitd's deny list or unusable: function, reason */
         BB_ERR_VERIFIER,           /* the verifier rejected it: program, errno, log */
         BB_ERR_KERNEL,             /* any other kernel refusal: operation, errno, message */
+        BB_ERR_LIMIT_EXCEEDED,     /* too many instances for one load: operation = limit, limit_max */
 };
+
+/* At most this many program instances (fds) per bb_load(), however many functions globs match. */
+#define BB_INSTANCES_MAX 1024
 
 #define BB_SUGGESTIONS_MAX 5
 
@@ -36,11 +40,15 @@ struct bb_error {
         char *message;              /* human readable, one line */
         char *log;                  /* verifier log or libbpf's messages (tail, <= 16 KiB) */
         char *suggestions[BB_SUGGESTIONS_MAX]; /* close matches for an unknown function */
+        unsigned limit_max;         /* BB_ERR_LIMIT_EXCEEDED: the limit */
 };
 
 void bb_error_clear(struct bb_error *e);   /* frees the strings, resets to BB_ERR_NONE */
 
-/* Which programs to load and where to attach them. */
+/* Which programs to load and where to attach them. A program named by several selects gets one
+ * instance per distinct target. function and functions add up (function first); with neither,
+ * the function from the ELF section. Explicit names that cannot be used are errors; glob matches
+ * that cannot be used are left out and listed in bb_load_result.skipped. */
 struct bb_select {
         const char *name;            /* program name in the object */
         const char *function;        /* NULL: the function from the ELF section */
@@ -53,6 +61,7 @@ struct bb_load_request {
         int object_fd;               /* the ELF object; read with pread(), never by path */
         const struct bb_select *select; /* NULL/0: every fexit program with its section's target */
         size_t n_select;
+        const char *object_name;     /* NULL: "fexitd"; prefixes libbpf's .bss/.data map names */
 };
 
 struct bb_prog {
@@ -97,12 +106,25 @@ int bb_load(const struct bb_load_request *req, struct bb_load_result *ret, struc
 /* Attach a loaded fexit program. Returns the link fd (owned by the caller), and its kernel id. */
 int bb_attach(int prog_fd, int *ret_link_fd, uint32_t *ret_link_id, struct bb_error *err);
 
-/* Pin an fd at path (in bpffs) / open a pinned object. bb_obj_get returns a new fd. */
+/* Pin an fd at path (in bpffs) / open a pinned object. bb_obj_get returns a new fd.
+ * read_only works for maps only: the kernel refuses it for programs and links (EINVAL). */
 int bb_pin(int fd, const char *path);
 int bb_obj_get(const char *path, bool read_only);
 
-/* A read-only fd for the map (via a temporary pin in pin_dir if needed); returns the new fd. */
+/* A read-only fd for the map; returns the new fd. Opens the map by id with BPF_F_RDONLY (needs
+ * CAP_SYS_ADMIN) and falls back to a temporary pin in pin_dir ("fexitd-ro-*", removed at once)
+ * when that is refused. A ring buffer gives -EOPNOTSUPP: its reader must write the consumer
+ * position, so share the read-write fd.
+ * NOTE: the kernel cannot mmap() a read-only map fd at all, not even PROT_READ (EINVAL on 6.1
+ * and 6.18: mmap drops VM_SHARED for a file without FMODE_WRITE, bpf_map_mmap() requires it).
+ * The holder of a read-only fd reads with bpf_map_lookup_elem(). For a live mmap view of a
+ * BPF_F_MMAPABLE map, bb_map_freeze() it and share the read-write fd instead. */
 int bb_map_fd_readonly(int map_fd, const char *pin_dir);
+
+/* Makes the map read-only for user space, for every holder and for good (the BPF program still
+ * writes it). Afterwards its read-write fd can be shared: PROT_READ mmap works, PROT_WRITE mmap,
+ * mprotect and updates fail with EPERM. -EBUSY while a writable mmap of it exists. */
+int bb_map_freeze(int map_fd);
 
 /* Kernel-side facts, for List/Describe and for validating re-adopted pins. */
 struct bb_info {
@@ -110,7 +132,11 @@ struct bb_info {
         uint32_t type;               /* prog type, link type or map type */
         uint64_t run_cnt, run_time_ns;   /* programs; 0 when stats are off */
         uint32_t prog_id;            /* links: the prog id */
-        uint32_t attach_btf_id;      /* progs */
+        uint32_t attach_btf_id;      /* progs; tracing links: the traced function's BTF type id */
+        uint32_t attach_btf_obj_id;  /* progs: the BTF object of that function; tracing links: the
+                                        trampoline's object id, which is the target program's id
+                                        for fexit on a BPF program and a BTF object id otherwise */
+        uint32_t key_size, value_size, max_entries, map_flags;   /* maps */
         char name[16];
 };
 int bb_prog_info(int fd, struct bb_info *ret);
@@ -120,5 +146,11 @@ int bb_map_info(int fd, struct bb_info *ret);
 /* "array", "hash", "ringbuf", ... for a map type. */
 const char *bb_map_type_name(uint32_t type);
 
-/* Check that a function name can be attached at all (BTF exists, not on the deny list). */
+/* Check that a function name can be attached at all (BTF exists, not on the deny list, not
+ * notrace when tracefs is readable, arguments within the trampoline's limit). */
 int bb_check_function(const char *function, struct bb_error *err);
+
+/* Every libbpf message (all levels), for debug logging. Called on the thread that calls libbpf.
+ * Messages are also captured into bb_error.log on failure without this. */
+typedef void (*bb_log_func_t)(int level, const char *message);
+void bb_set_log_func(bb_log_func_t fn);
