@@ -110,7 +110,9 @@ if ! systemctl is-active --quiet "$sock_unit"; then
 fi
 sock_path=$(systemctl show -p Listen --value "$sock_unit" | awk '{ print $1 }')
 [ -S "$sock_path" ] || fail "no socket at '$sock_path'"
-getent group fexit >/dev/null || fail "group fexit missing (sysusers)"
+for group in fexit fexit-admin; do
+    getent group "$group" >/dev/null || fail "group $group missing (sysusers)"
+done
 [ "$(stat -c '%a %U %G' "$sock_path")" = "660 root fexit" ] ||
     fail "socket $sock_path is $(stat -c '%a %U %G' "$sock_path"), want 660 root fexit"
 [ "$(stat -c '%a' "$(dirname "$sock_path")")" = 755 ] || fail "$(dirname "$sock_path") is not 0755"
