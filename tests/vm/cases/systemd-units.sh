@@ -204,5 +204,26 @@ systemctl daemon-reload
 restart_clean
 check_caps "$(prop MainPID)" "$base_caps"
 
+log "== real work through the unit: load, attach and pin an fexit program, re-adopt it"
+obj=${FEXITD_TEST_BUILD:-/opt/fexitd-tests/build}/bpf/fexit_count.bpf.o
+if ! command -v fexitctl >/dev/null || [ ! -f "$obj" ]; then
+    log "not checked: needs fexitctl and $obj"
+else
+    # json_int REGEX: the first capture of REGEX in the JSON on stdin.
+    json_int() { perl -0ne "print \$1 if /$1/s"; }
+    links() { timeout 30 fexitctl --json status | json_int '"links"\s*:\s*(\d+)'; }
+    reply=$(timeout 120 fexitctl --json load "$obj" --attach 2>&1) ||
+        fail "fexitctl load --attach under the sandbox: $reply"
+    handle=$(printf '%s' "$reply" | json_int '"programs"\s*:\s*\[.*?"handle"\s*:\s*(\d+)')
+    [ -n "$handle" ] || fail "no program handle in the load reply: $reply"
+    pins=$(find "$pin_dir" -mindepth 1 ! -type d | wc -l)
+    log "program handle $handle, $pins pin(s) in $pin_dir, $(links) link(s)"
+    [ "$pins" -gt 0 ] || fail "nothing pinned in $pin_dir"
+    restart_clean
+    [ "$(links)" -ge 1 ] || fail "the link was not re-adopted after a restart (status: $(prop StatusText))"
+    timeout 120 fexitctl unload "$handle" || fail "fexitctl unload $handle"
+    [ "$(links)" = 0 ] || fail "links left after unload: $(links)"
+fi
+
 log "PASS: systemd-units"
 exit 0
