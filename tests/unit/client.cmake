@@ -1,4 +1,4 @@
-# Unit tests of the client side (label unit). Included from
+# Unit tests of the client side and of common/ (label unit). Included from
 # tests/unit/CMakeLists.txt; paths are relative to this file.
 
 function(fexit_client_unit_test name)
@@ -8,6 +8,8 @@ function(fexit_client_unit_test name)
   set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT 120)
 endfunction()
 
+fexit_client_unit_test(test-varlink-io fexit_common)
+fexit_client_unit_test(test-varlink-json fexit_common)
 fexit_client_unit_test(test-fexitctl-args fexitctl_core)
 # libfexit through its exported API only, against a fake peer that checks the bytes and fds it
 # receives (the encoding of each call), not a mock of the daemon.
