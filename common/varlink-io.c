@@ -86,7 +86,10 @@ int vl_io_read(struct vl_io *io) {
         n = recvmsg(io->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0)
                 return (errno == EAGAIN || errno == EINTR) ? 0 : -errno;
-        r = take_fds(io, &mh, io->in_len);
+        /* The kernel glues fd-less data in front of an skb that carries fds into one read, and ends
+         * the read with that skb; a sender of ours ends an fd-carrying write with the message the
+         * fds belong to. So the fds belong to the message holding the last byte of this read. */
+        r = take_fds(io, &mh, n > 0 ? io->in_len + (size_t) n - 1 : io->in_len);
         if (r < 0)
                 return r;
         if (n == 0)
@@ -113,6 +116,8 @@ int vl_io_next(struct vl_io *io, char **ret_msg, int *ret_fds, size_t *ret_n_fds
         if (!nul)
                 return io->in_len >= io->max_in ? -EMSGSIZE : 0;
         len = (size_t) (nul - io->in) + 1;
+        if (len > io->max_in)
+                return -EMSGSIZE;
         msg = malloc(len);
         if (!msg)
                 return -ENOMEM;
@@ -207,8 +212,8 @@ int vl_io_write(struct vl_io *io) {
 
                 if (mark && !with_fds)
                         end = mark->pos;
-                else if (with_fds && io->n_marks > 1)
-                        end = io->marks[1].pos;
+                else if (with_fds)   /* exactly the message the fds belong to: see vl_io_read() */
+                        end = (size_t) ((char *) memchr(io->out + io->out_pos, 0, io->out_len - io->out_pos) - io->out) + 1;
                 n = send_chunk(io, end, with_fds ? mark : NULL);
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)

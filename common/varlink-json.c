@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -8,6 +9,167 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
+static bool cont(unsigned char c) {
+        return (c & 0xC0) == 0x80;
+}
+
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates), or 0. */
+static size_t utf8_len(const unsigned char *p) {
+        unsigned char c = p[0];
+
+        if (c >= 0xC2 && c <= 0xDF)
+                return cont(p[1]) ? 2 : 0;
+        if (c >= 0xE0 && c <= 0xEF) {
+                unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+                return p[1] >= lo && p[1] <= hi && cont(p[2]) ? 3 : 0;
+        }
+        if (c >= 0xF0 && c <= 0xF4) {
+                unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+                return p[1] >= lo && p[1] <= hi && cont(p[2]) && cont(p[3]) ? 4 : 0;
+        }
+        return 0;
+}
+
+/* An RFC 8259 grammar check run before json-c, whose strict mode still takes raw control
+ * characters in strings, text that is not UTF-8, Infinity, NaN and numbers like "1.". */
+struct scan {
+        const unsigned char *p;
+        unsigned depth;
+};
+
+static void skip_ws(struct scan *s) {
+        while (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r')
+                s->p++;
+}
+
+static bool digits(struct scan *s) {
+        const unsigned char *start = s->p;
+
+        while (*s->p >= '0' && *s->p <= '9')
+                s->p++;
+        return s->p > start;
+}
+
+static bool scan_number(struct scan *s) {
+        if (*s->p == '-')
+                s->p++;
+        if (*s->p == '0')
+                s->p++;
+        else if (!digits(s))
+                return false;
+        if (*s->p == '.') {
+                s->p++;
+                if (!digits(s))
+                        return false;
+        }
+        if (*s->p == 'e' || *s->p == 'E') {
+                s->p++;
+                if (*s->p == '+' || *s->p == '-')
+                        s->p++;
+                if (!digits(s))
+                        return false;
+        }
+        return true;
+}
+
+static bool scan_string(struct scan *s) {
+        s->p++;   /* the opening quote */
+        for (;;) {
+                unsigned char c = *s->p;
+                size_t n;
+
+                if (c == '"') {
+                        s->p++;
+                        return true;
+                }
+                if (c < 0x20)   /* raw control characters, and the end of the text */
+                        return false;
+                if (c == '\\') {
+                        c = *++s->p;
+                        if (c == 'u') {
+                                for (int i = 1; i <= 4; i++)
+                                        if (!isxdigit(s->p[i]))
+                                                return false;
+                                s->p += 5;
+                        } else if (c && strchr("\"\\/bfnrt", c))
+                                s->p++;
+                        else
+                                return false;
+                        continue;
+                }
+                n = c < 0x80 ? 1 : utf8_len(s->p);
+                if (n == 0)
+                        return false;
+                s->p += n;
+        }
+}
+
+static bool scan_value(struct scan *s);
+
+/* Objects and arrays: open, then values (with "key": in objects) separated by commas, close. */
+static bool scan_container(struct scan *s, unsigned char close, bool object) {
+        if (++s->depth > VL_JSON_DEPTH_MAX)
+                return false;
+        s->p++;
+        skip_ws(s);
+        if (*s->p == close) {
+                s->p++;
+                s->depth--;
+                return true;
+        }
+        for (;;) {
+                skip_ws(s);
+                if (object) {
+                        if (*s->p != '"' || !scan_string(s))
+                                return false;
+                        skip_ws(s);
+                        if (*s->p++ != ':')
+                                return false;
+                }
+                if (!scan_value(s))
+                        return false;
+                skip_ws(s);
+                if (*s->p == close) {
+                        s->p++;
+                        s->depth--;
+                        return true;
+                }
+                if (*s->p++ != ',')
+                        return false;
+        }
+}
+
+static bool literal(struct scan *s, const char *word) {
+        size_t n = strlen(word);
+
+        if (strncmp((const char *) s->p, word, n) != 0)
+                return false;
+        s->p += n;
+        return true;
+}
+
+static bool scan_value(struct scan *s) {
+        skip_ws(s);
+        switch (*s->p) {
+        case '{': return scan_container(s, '}', true);
+        case '[': return scan_container(s, ']', false);
+        case '"': return scan_string(s);
+        case 't': return literal(s, "true");
+        case 'f': return literal(s, "false");
+        case 'n': return literal(s, "null");
+        default: return scan_number(s);
+        }
+}
+
+static bool text_is_json(const char *text) {
+        struct scan s = { .p = (const unsigned char *) text };
+
+        if (!scan_value(&s))
+                return false;
+        skip_ws(&s);
+        return *s.p == 0;
+}
+
 int vl_json_parse(const char *text, json_object **ret) {
         json_tokener *tok = json_tokener_new_ex(VL_JSON_DEPTH_MAX);
         json_object *o;
@@ -16,6 +178,10 @@ int vl_json_parse(const char *text, json_object **ret) {
 
         if (!tok)
                 return -ENOMEM;
+        if (!text_is_json(text)) {
+                json_tokener_free(tok);
+                return -EBADMSG;
+        }
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         if (len > INT32_MAX) {
                 json_tokener_free(tok);
@@ -146,7 +312,9 @@ static int param_store(const struct vl_param *p, json_object *val, void *out) {
 
         switch (p->type) {
         case VL_INT:
-                if (!json_object_is_type(val, json_type_int))
+                /* json-c clamps what does not fit into int64 instead of failing */
+                if (!json_object_is_type(val, json_type_int) ||
+                    (json_object_get_int64(val) == INT64_MAX && json_object_get_uint64(val) != INT64_MAX))
                         return -EINVAL;
                 *(int64_t *) field = json_object_get_int64(val);
                 return 0;
