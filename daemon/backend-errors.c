@@ -47,6 +47,11 @@ void call_reply_bb_error(struct call *c, const struct bb_error *e) {
                 vl_add_str(p, "errno", errno_name(e->err));
                 vl_add_str(p, "log", e->log ? e->log : "");
                 break;
+        case BB_ERR_LIMIT_EXCEEDED:
+                name = "io.fexitd.LimitExceeded";
+                vl_add_str(p, "limit", e->operation ? e->operation : "instances");
+                vl_add_int(p, "max", e->limit_max);
+                break;
         default:
                 name = "io.fexitd.KernelError";
                 vl_add_str(p, "operation", e->operation ? e->operation : "bpf");

@@ -197,6 +197,7 @@ static int run(struct config *cfg) {
                  handle_table_count(&srv.handles, HANDLE_PROGRAM),
                  handle_table_count(&srv.handles, HANDLE_LINK), handle_table_count(&srv.handles, HANDLE_MAP));
         programs_d_load(&srv);
+        server_warm_up(&srv);
 
         r = sd_event_loop(e);
         (void) sd_notify(false, "STOPPING=1");

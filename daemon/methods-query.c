@@ -118,6 +118,7 @@ static void method_status(struct call *c, void *params) {
         vl_add_int(p, "links", (int64_t) handle_table_count(&s->handles, HANDLE_LINK));
         vl_add_int(p, "maps", (int64_t) handle_table_count(&s->handles, HANDLE_MAP));
         vl_add_int(p, "connections", (int64_t) s->n_conns);
+        vl_add_int(p, "jobs", worker_pool_busy(s->pool));
         vl_add_int(p, "caller_uid", c->peer.uid);
         vl_add_str(p, "caller_role", c->peer.role == ROLE_ADMIN ? "admin" : "consumer");
         vl_add_bool(p, "persistence", s->persist);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/bpf-backend.h"
 #include "daemon/log.h"
 #include "daemon/methods.h"
 
@@ -90,4 +91,21 @@ void server_release_connection(struct server *s, uint64_t conn_id) {
                 server_notify_status(s);
         }
         free(fds);
+}
+
+static void warm_up_run(struct job *j) {
+        (void) bb_check_function("do_unlinkat", NULL);
+}
+
+static void warm_up_done(struct job *j) {
+        free(j);
+}
+
+void server_warm_up(struct server *s) {
+        struct job *j = calloc(1, sizeof(*j));
+
+        if (!j)
+                return;
+        *j = (struct job) { .run = warm_up_run, .done = warm_up_done };
+        worker_pool_submit(s->pool, j);
 }

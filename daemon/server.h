@@ -92,6 +92,8 @@ struct call {
 
 int server_init(struct server *s, sd_event *e, const struct config *cfg, int listen_fd);
 void server_done(struct server *s);
+/* Builds the BTF name index on a worker, so the first Load does not pay for it. */
+void server_warm_up(struct server *s);
 /* Updates STATUS= for the service manager. */
 void server_notify_status(struct server *s);
 

@@ -227,7 +227,7 @@ static int record_reopen(struct server *s, struct handle *h) {
 /* 1: one of our pins with a live record; 0: one of our names without one (KIND-N, or a temporary
  * read-only pin left by a crash); -1: not ours (bpffs has files of its own, like maps.debug). */
 static int pin_is_known(struct server *s, const char *name) {
-        if (strncmp(name, ".fexitd-ro-", 11) == 0)
+        if (strncmp(name, "fexitd-ro-", 10) == 0)
                 return 0;
         for (size_t k = 0; k < _HANDLE_KIND_MAX; k++) {
                 size_t len = strlen(pin_prefix[k]);

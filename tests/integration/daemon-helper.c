@@ -109,15 +109,17 @@ int test_daemon_quiet_fd_count(const struct test_daemon *d) {
 
         if (fd < 0)
                 return fd;
-        /* once the daemon counts only this connection, earlier ones are fully closed */
+        /* once the daemon counts only this connection and no kernel job, earlier connections
+         * are fully closed and no worker holds a file open */
         for (int i = 0; i < 200; i++) {
                 json_object *o;
                 const char *err;
                 if (test_call(fd, "io.fexitd.Status", NULL, NULL, 0, &o, &err) < 0)
                         break;
                 int64_t conns = vl_get_int(json_object_object_get(o, "parameters"), "connections", -1);
+                int64_t jobs = vl_get_int(json_object_object_get(o, "parameters"), "jobs", -1);
                 json_object_put(o);
-                if (conns == 1) {
+                if (conns == 1 && jobs == 0) {
                         n = test_daemon_fd_count(d) - 1;
                         break;
                 }
