@@ -249,7 +249,7 @@ static const struct {
         { T("loooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooad * x\n"),
           "policy.conf:1: unknown verb 'l" "ooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooooo...' "
           "(expected admin, load, share or use)" },
-        /* fuzz-policy (7.1 million runs, tests/fuzz/) found no crash; its finds go here */
+        /* crashes found by tests/fuzz/fuzz-policy go here (none in 7.4 million runs so far) */
 };
 
 START_TEST(malformed_corpus) {
