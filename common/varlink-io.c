@@ -99,6 +99,8 @@ int vl_io_read(struct vl_io *io) {
 }
 
 static char *find_nul(struct vl_io *io) {
+        if (io->in_scanned >= io->in_len)
+                return NULL;
         char *nul = memchr(io->in + io->in_scanned, 0, io->in_len - io->in_scanned);
 
         io->in_scanned = nul ? (size_t) (nul - io->in) : io->in_len;

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -1191,9 +1192,24 @@ int bb_map_fd_readonly(int map_fd, const char *pin_dir) {
 }
 
 int bb_map_freeze(int map_fd) {
-        int r = bpf_map_freeze(map_fd);
+        long page = sysconf(_SC_PAGESIZE);
+        int err;
+        void *p;
 
-        return r < 0 ? -errno : 0;
+        if (bpf_map_freeze(map_fd) == 0)
+                return 0;
+        err = errno;
+        if (err != EPERM && err != EBUSY)
+                return -err;
+        /* Already frozen? A second freeze fails with EBUSY (6.1) or EPERM (newer kernels drop
+         * write permission first), and libbpf freezes .rodata itself. A frozen map refuses a
+         * writable mapping with EPERM: that tells. */
+        p = mmap(NULL, (size_t) page, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
+        if (p != MAP_FAILED) {
+                munmap(p, (size_t) page);
+                return -err;
+        }
+        return errno == EPERM ? 0 : -err;
 }
 
 /* Kernel-side facts -------------------------------------------------------------------------- */

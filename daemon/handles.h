@@ -51,6 +51,7 @@ struct handle {
         uint64_t conn_id;             /* connection-bound: the connection, else 0 */
         uint64_t created_usec;        /* CLOCK_REALTIME, survives restarts */
         bool busy;                    /* a kernel job is working on it */
+        bool frozen;                  /* map: frozen by ShareMap (BPF_MAP_FREEZE works once) */
 
         struct grant grants[GRANTS_MAX];
         size_t n_grants;

@@ -321,7 +321,12 @@ static void method_share_map(struct call *c, void *params) {
         if (h->map_type == BPF_MAP_TYPE_RINGBUF_)
                 fd = dup_fd(h->fd);
         else if (h->map_flags & BPF_F_MMAPABLE_) {
-                fd = bb_map_freeze(h->fd);
+                fd = h->frozen ? 0 : bb_map_freeze(h->fd);
+                if (fd >= 0 && !h->frozen) {
+                        h->frozen = true;
+                        if (h->lifetime == LIFETIME_PERSISTENT)
+                                (void) state_save(c->server);
+                }
                 if (fd >= 0)
                         fd = dup_fd(h->fd);
         } else

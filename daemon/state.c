@@ -91,6 +91,7 @@ static json_object *record_to_json(const struct handle *h) {
         vl_add_int(o, "value_size", h->value_size);
         vl_add_int(o, "max_entries", h->max_entries);
         vl_add_int(o, "map_flags", h->map_flags);
+        vl_add_bool(o, "frozen", h->frozen);
         vl_add_int(o, "owner_uid", h->owner_uid);
         vl_add_int(o, "owner_pid", h->owner_pid);
         vl_add_int(o, "holder_uid", h->holder_uid);
@@ -189,6 +190,7 @@ static struct handle *record_from_json(json_object *o) {
         h->value_size = (uint32_t) vl_get_int(o, "value_size", 0);
         h->max_entries = (uint32_t) vl_get_int(o, "max_entries", 0);
         h->map_flags = (uint32_t) vl_get_int(o, "map_flags", 0);
+        h->frozen = vl_get_bool(o, "frozen", false);
         h->owner_uid = (uid_t) vl_get_int(o, "owner_uid", 0);
         h->owner_pid = (pid_t) vl_get_int(o, "owner_pid", 0);
         h->holder_uid = (uid_t) vl_get_int(o, "holder_uid", 0);
