@@ -4,20 +4,9 @@
 
 #include "daemon/log.h"
 #include "daemon/methods.h"
+#include "daemon/policy.h"
 
-static bool peer_in_group(const struct peer *p, gid_t gid) {
-        if (p->gid == gid)
-                return true;
-        for (size_t i = 0; i < p->n_groups; i++)
-                if (p->groups[i] == gid)
-                        return true;
-        return false;
-}
-
-/* Admins see everything; a consumer sees what it owns and what was granted to it. */
-bool peer_may_see(const struct peer *p, const struct handle *h) {
-        if (p->role == ROLE_ADMIN || h->owner_uid == p->uid)
-                return true;
+static bool granted(const struct peer *p, const struct handle *h) {
         for (size_t i = 0; i < h->n_grants; i++) {
                 const struct grant *g = &h->grants[i];
                 if (g->group ? peer_in_group(p, g->id) : g->id == p->uid)
@@ -26,25 +15,48 @@ bool peer_may_see(const struct peer *p, const struct handle *h) {
         return false;
 }
 
-struct handle *call_get_handle(struct call *c, int64_t id, enum handle_kind kind) {
-        struct handle *h = id > 0 ? handle_table_get(&c->server->handles, (uint64_t) id) : NULL;
+/* Admins may do everything; an owner everything with its own handles; a grant or a policy "use"
+ * rule allows using a handle (Attach, Detach, TakeLink) and a "share" rule seeing it and sharing
+ * its maps. Unloading stays with the owner. */
+bool peer_may(const struct server *s, const struct peer *p, const struct handle *h, enum access a) {
+        if (p->role == ROLE_ADMIN || h->owner_uid == p->uid)
+                return true;
+        if (a == ACCESS_OWN)
+                return false;
+        if (granted(p, h) || policy_may_use(s->policy, p, h->source))
+                return true;
+        return a == ACCESS_SHARE && policy_may_share(s->policy, p, h->source);
+}
+
+void call_reply_denied(struct call *c, const struct handle *h, const char *reason) {
         json_object *p = vl_obj();
 
+        log_full(LOG_NOTICE, &(struct log_ctx) { .uid = c->peer.uid, .pid = c->peer.pid,
+                                                 .handle = h ? h->id : 0,
+                                                 .method = c->method ? c->method->name : NULL },
+                 "Refused %s to uid %u pid %d: %s", c->method ? c->method->name : "a call",
+                 (unsigned) c->peer.uid, (int) c->peer.pid, reason);
+        vl_add_str(p, "reason", reason);
+        call_reply_error(c, "io.fexitd.PermissionDenied", p);
+}
+
+struct handle *call_get_handle(struct call *c, int64_t id, enum handle_kind kind, enum access a) {
+        struct handle *h = id > 0 ? handle_table_get(&c->server->handles, (uint64_t) id) : NULL;
+        json_object *p;
+
         if (!h) {
+                p = vl_obj();
                 vl_add_int(p, "handle", id);
                 call_reply_error(c, "io.fexitd.NoSuchHandle", p);
                 return NULL;
         }
-        if (!peer_may_see(&c->peer, h)) {
-                log_full(LOG_NOTICE, &(struct log_ctx) { .uid = c->peer.uid, .pid = c->peer.pid,
-                                                         .handle = h->id, .method = c->method->name },
-                         "Refused access to handle %" PRIu64 " owned by uid %u", h->id,
-                         (unsigned) h->owner_uid);
-                vl_add_str(p, "reason", "the handle belongs to another user and was not granted to you");
-                call_reply_error(c, "io.fexitd.PermissionDenied", p);
+        if (!peer_may(c->server, &c->peer, h, a)) {
+                call_reply_denied(c, h, a == ACCESS_OWN ? "only the handle's owner or an admin may do this" :
+                                  "the handle belongs to another user and was not granted to you");
                 return NULL;
         }
         if (h->kind != kind) {
+                p = vl_obj();
                 vl_add_int(p, "handle", id);
                 vl_add_str(p, "expected", handle_kind_to_string(kind));
                 vl_add_str(p, "actual", handle_kind_to_string(h->kind));
@@ -52,11 +64,11 @@ struct handle *call_get_handle(struct call *c, int64_t id, enum handle_kind kind
                 return NULL;
         }
         if (h->busy) {
+                p = vl_obj();
                 vl_add_str(p, "limit", "one operation at a time per handle");
                 vl_add_int(p, "max", 1);
                 call_reply_error(c, "io.fexitd.LimitExceeded", p);
                 return NULL;
         }
-        json_object_put(p);
         return h;
 }

@@ -154,6 +154,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         struct server *srv = userdata;
 
         (void) sd_notify(false, "RELOADING=1");
+        (void) server_load_policy(srv);
         programs_d_load(srv);
         (void) sd_notify(false, "READY=1");
         return 0;
@@ -177,6 +178,12 @@ static int run(struct config *cfg) {
         if (r < 0) {
                 sd_event_unref(e);
                 return log_error_errno(r, "Cannot start: %m");
+        }
+        r = server_load_policy(&srv);
+        if (r < 0) {
+                server_done(&srv);
+                sd_event_unref(e);
+                return r;   /* a policy with a mistake must not run as an empty one */
         }
         srv.persist = setup_pin_dir(cfg->pin_dir);
         (void) state_restore(&srv);

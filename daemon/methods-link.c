@@ -81,6 +81,7 @@ static struct handle *link_new(struct call *c, const struct handle *prog, enum h
         l->created_usec = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
         memcpy(l->grants, prog->grants, sizeof(l->grants));
         l->n_grants = prog->n_grants;
+        l->source = prog->source ? strdup(prog->source) : NULL;
         if (handle_table_add(&c->server->handles, l) < 0)
                 return handle_free(l);
         return l;
@@ -170,7 +171,7 @@ static size_t attach_targets(struct server *s, const struct handle *h, bool grou
 
 static void method_attach(struct call *c, void *params) {
         struct attach_params *p = params;
-        struct handle *h = call_get_handle(c, p->handle, HANDLE_PROGRAM);
+        struct handle *h = call_get_handle(c, p->handle, HANDLE_PROGRAM, ACCESS_USE);
         _cleanup_free_ struct handle **targets = NULL;
         struct attach_job *j;
         int lifetime;
@@ -227,7 +228,7 @@ struct detach_params {
 
 static void method_detach(struct call *c, void *params) {
         struct detach_params *p = params;
-        struct handle *h = call_get_handle(c, p->handle, HANDLE_LINK), *o;
+        struct handle *h = call_get_handle(c, p->handle, HANDLE_LINK, ACCESS_USE), *o;
         struct server *s = c->server;
         _cleanup_free_ int *fds = NULL;
         uint64_t group, first;
@@ -253,7 +254,7 @@ static void method_detach(struct call *c, void *params) {
         for (size_t i = 0; i < s->handles.n;) {
                 o = s->handles.v[i];
                 if (o->id != first && !(p->group && o->kind == HANDLE_LINK && o->group == group &&
-                                o->state == HSTATE_ATTACHED && !o->busy && peer_may_see(&c->peer, o))) {
+                                o->state == HSTATE_ATTACHED && !o->busy && peer_may(s, &c->peer, o, ACCESS_USE))) {
                         i++;
                         continue;
                 }
@@ -271,7 +272,7 @@ static void method_detach(struct call *c, void *params) {
 }
 
 static void method_take_link(struct call *c, void *params) {
-        struct handle *h = call_get_handle(c, ((struct handle_params *) params)->handle, HANDLE_LINK);
+        struct handle *h = call_get_handle(c, ((struct handle_params *) params)->handle, HANDLE_LINK, ACCESS_USE);
         struct server *s = c->server;
         json_object *p;
         int fd;
@@ -306,7 +307,7 @@ static void method_take_link(struct call *c, void *params) {
 }
 
 static void method_share_map(struct call *c, void *params) {
-        struct handle *h = call_get_handle(c, ((struct handle_params *) params)->handle, HANDLE_MAP);
+        struct handle *h = call_get_handle(c, ((struct handle_params *) params)->handle, HANDLE_MAP, ACCESS_SHARE);
         bool writable;
         json_object *p;
         int fd;

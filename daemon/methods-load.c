@@ -9,6 +9,7 @@
 #include "daemon/bpf-backend.h"
 #include "daemon/log.h"
 #include "daemon/methods.h"
+#include "daemon/policy.h"
 
 #define SELECT_MAX 64
 #define FUNCTIONS_MAX 1024
@@ -323,6 +324,17 @@ static int parse_grants(json_object *a, struct load_job *j) {
         return 0;
 }
 
+static bool consumer_retargets(json_object *programs) {
+        for (size_t i = 0; programs && i < json_object_array_length(programs); i++) {
+                json_object *o = json_object_array_get_idx(programs, i);
+                if (json_object_object_get_ex(o, "function", NULL) ||
+                    json_object_object_get_ex(o, "functions", NULL) ||
+                    json_object_object_get_ex(o, "target_prog_id", NULL))
+                        return true;
+        }
+        return false;
+}
+
 static void method_load(struct call *c, void *params) {
         struct load_params *p = params;
         struct load_job *j;
@@ -333,10 +345,15 @@ static void method_load(struct call *c, void *params) {
                 return call_reply_invalid_parameter(c, "lifetime");
         if (n_sel > SELECT_MAX)
                 return call_reply_invalid_parameter(c, "programs");
-        if (!p->catalog && c->peer.role != ROLE_ADMIN) {
-                json_object *e = vl_obj();
-                vl_add_str(e, "reason", "consumers may load programs from the catalog only");
-                return call_reply_error(c, "io.fexitd.PermissionDenied", e);
+        if (c->peer.role != ROLE_ADMIN) {
+                /* Bytecode reads kernel memory: a consumer loads only what the administrator
+                 * installed, as installed (retargeting it would make it another program). */
+                if (!p->catalog)
+                        return call_reply_denied(c, NULL, "consumers may load programs from the catalog only");
+                if (!policy_may_load(c->server->policy, &c->peer, p->catalog))
+                        return call_reply_denied(c, NULL, "the policy does not let you load this catalog entry");
+                if (consumer_retargets(p->programs))
+                        return call_reply_denied(c, NULL, "consumers may not change a catalog program's target");
         }
         j = calloc(1, sizeof(*j));
         if (!j)
@@ -371,7 +388,7 @@ static void method_load(struct call *c, void *params) {
  * no program of that load is left. The fds are closed on a worker; the reply comes after. */
 static void method_unload(struct call *c, void *params) {
         struct server *s = c->server;
-        struct handle *h = call_get_handle(c, *(int64_t *) params, HANDLE_PROGRAM), *o;
+        struct handle *h = call_get_handle(c, *(int64_t *) params, HANDLE_PROGRAM, ACCESS_OWN), *o;
         uint64_t id, group;
         size_t n = 0, cap = 16;
         int *fds;

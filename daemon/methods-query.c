@@ -75,7 +75,7 @@ static void method_list(struct call *c, void *params) {
         struct handle *h;
 
         HANDLE_TABLE_FOREACH(&c->server->handles, h, i)
-                if (peer_may_see(&c->peer, h))
+                if (peer_may(c->server, &c->peer, h, ACCESS_SHARE))
                         json_object_array_add(list, handle_to_json(c->server, h));
         vl_add(p, "handles", list);
         call_reply(c, p);
@@ -91,14 +91,14 @@ static void method_describe(struct call *c, void *params) {
         json_object *r = vl_obj();
 
         /* Describe works on any kind, so it cannot use call_get_handle's kind check. */
-        if (h && peer_may_see(&c->peer, h)) {
+        if (h && peer_may(c->server, &c->peer, h, ACCESS_SHARE)) {
                 vl_add(r, "handle", handle_to_json(c->server, h));
                 call_reply(c, r);
                 return;
         }
         if (h) {
-                vl_add_str(r, "reason", "the handle belongs to another user and was not granted to you");
-                call_reply_error(c, "io.fexitd.PermissionDenied", r);
+                json_object_put(r);
+                call_reply_denied(c, h, "the handle belongs to another user and was not granted to you");
                 return;
         }
         vl_add_int(r, "handle", p->handle);

@@ -111,9 +111,7 @@ void method_dispatch(struct call *c, const char *name) {
         log_full(LOG_DEBUG, &(struct log_ctx) { .uid = c->peer.uid, .pid = c->peer.pid, .method = m->name },
                  "Call %s", m->name);
         if (c->peer.role < m->role) {
-                json_object *p = vl_obj();
-                vl_add_str(p, "reason", "this method is for root and the admin group only");
-                call_reply_error(c, "io.fexitd.PermissionDenied", p);
+                call_reply_denied(c, NULL, "this method is for root and the admin group only");
                 return;
         }
         if (c->n_fds > m->max_fds) {

@@ -28,10 +28,18 @@ extern const struct method methods_link[];      /* Attach, Detach, TakeLink, Sha
 
 /* Shared by the verbs. */
 json_object *handle_to_json(struct server *s, const struct handle *h);
+/* What a caller wants to do with a handle (access.c, docs/security.md). */
+enum access {
+        ACCESS_SHARE,   /* List, Describe, ShareMap */
+        ACCESS_USE,     /* Attach, Detach, TakeLink */
+        ACCESS_OWN,     /* Unload */
+};
+bool peer_may(const struct server *s, const struct peer *p, const struct handle *h, enum access a);
 /* Looks up handle id of the given kind that the caller may act on; on failure replies the
- * error (NoSuchHandle, WrongHandleKind, PermissionDenied) and returns NULL. */
-struct handle *call_get_handle(struct call *c, int64_t id, enum handle_kind kind);
-bool peer_may_see(const struct peer *p, const struct handle *h);
+ * error (NoSuchHandle, PermissionDenied, WrongHandleKind, LimitExceeded) and returns NULL. */
+struct handle *call_get_handle(struct call *c, int64_t id, enum handle_kind kind, enum access a);
+/* Replies PermissionDenied and logs the refusal with the caller's identity. */
+void call_reply_denied(struct call *c, const struct handle *h, const char *reason);
 /* Writes the state file after a change of persistent handles; logs failures. */
 void server_persist(struct server *s);
 

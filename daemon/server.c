@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -11,6 +12,7 @@
 #include "common/macro.h"
 #include "daemon/log.h"
 #include "daemon/methods.h"
+#include "daemon/policy.h"
 #include "daemon/server.h"
 
 static void conn_free(struct conn *c);
@@ -23,7 +25,24 @@ static uint64_t now_usec(clockid_t clock) {
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
-static int peer_read(int fd, gid_t admin_gid, bool have_admin, struct peer *ret) {
+bool peer_in_group(const struct peer *p, gid_t gid) {
+        if (p->gid == gid)
+                return true;
+        for (size_t i = 0; i < p->n_groups; i++)
+                if (p->groups[i] == gid)
+                        return true;
+        return false;
+}
+
+/* Root, the admin group and the policy's admin rules are admins; everyone else a consumer. */
+static enum role peer_role(const struct server *s, const struct peer *p) {
+        if (p->uid == 0 || (s->have_admin_gid && peer_in_group(p, s->admin_gid)) ||
+            policy_is_admin(s->policy, p))
+                return ROLE_ADMIN;
+        return ROLE_CONSUMER;
+}
+
+static int peer_read(const struct server *s, int fd, struct peer *ret) {
         struct ucred cred;
         socklen_t len = sizeof(cred);
         struct peer p = {};
@@ -37,13 +56,29 @@ static int peer_read(int fd, gid_t admin_gid, bool have_admin, struct peer *ret)
         if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, p.groups, &len) < 0)
                 len = 0;   /* more than PEER_GROUPS_MAX groups: judge by the primary group alone */
         p.n_groups = len / sizeof(gid_t);
-        p.role = p.uid == 0 ? ROLE_ADMIN : ROLE_CONSUMER;
-        if (have_admin && p.gid == admin_gid)
-                p.role = ROLE_ADMIN;
-        for (size_t i = 0; have_admin && i < p.n_groups; i++)
-                if (p.groups[i] == admin_gid)
-                        p.role = ROLE_ADMIN;
+        p.role = peer_role(s, &p);
         *ret = p;
+        return 0;
+}
+
+int server_load_policy(struct server *s) {
+        char path[4096], *error = NULL;
+        struct policy *p = NULL;
+        int r;
+
+        snprintf(path, sizeof(path), "%s/policy.conf", s->cfg.conf_dir);
+        r = policy_load_file(path, &p, &error);
+        if (r < 0) {
+                log_error("%s", error ? error : strerror(-r));
+                free(error);
+                return r;
+        }
+        policy_free(s->policy);
+        s->policy = p;
+        /* roles follow the policy at once, for connections already open too */
+        for (struct conn *c = s->conns; c; c = c->next)
+                c->peer.role = peer_role(s, &c->peer);
+        log_info("Policy %s: %zu rules.", r > 0 ? path : "(none)", policy_n_rules(p));
         return 0;
 }
 
@@ -285,7 +320,7 @@ static int on_accept(sd_event_source *src, int lfd, uint32_t revents, void *user
         if (fd < 0)
                 return 0;   /* EAGAIN, or the client already left */
         fd = fd_move_above_stdio(fd);
-        if (fd < 0 || peer_read(fd, s->admin_gid, s->have_admin_gid, &peer) < 0) {
+        if (fd < 0 || peer_read(s, fd, &peer) < 0) {
                 safe_close(fd);
                 return 0;
         }
@@ -348,6 +383,7 @@ void server_done(struct server *s) {
         sd_event_source_disable_unref(s->listen_src);
         s->pool = worker_pool_free(s->pool);
         handle_table_done(&s->handles);
+        s->policy = policy_free(s->policy);
         safe_close(s->listen_fd);
         sd_event_unref(s->event);
 }

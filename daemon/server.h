@@ -90,8 +90,13 @@ struct call {
         char *origin;                /* set for calls the daemon makes itself (programs.d) */
 };
 
+/* The peer's primary or one of its supplementary groups is gid. */
+bool peer_in_group(const struct peer *p, gid_t gid);
+
 int server_init(struct server *s, sd_event *e, const struct config *cfg, int listen_fd);
 void server_done(struct server *s);
+/* (Re)reads CONF_DIR/policy.conf; on failure logs the line at fault and keeps the old one. */
+int server_load_policy(struct server *s);
 /* Builds the BTF name index on a worker, so the first Load does not pay for it. */
 void server_warm_up(struct server *s);
 /* Updates STATUS= for the service manager. */

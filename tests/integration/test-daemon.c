@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -451,6 +452,88 @@ START_TEST(stale_state_is_cleaned_up) {
 }
 END_TEST
 
+static void write_policy(const char *text) {
+        char path[400];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/policy.conf", d.conf_dir);
+        f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs(text, f);
+        fclose(f);
+        ck_assert_int_eq(chmod(path, 0644), 0);
+}
+
+/* As uid 65534: returns the error name of a Load call (static storage). */
+static const char *consumer_load(const char *params) {
+        static char result[128];
+        int pipefd[2], st;
+        pid_t pid;
+        ssize_t n;
+
+        ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                json_object *o;
+                const char *err = "connect failed";
+                int fd;
+                safe_close(pipefd[0]);
+                if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+                        _exit(10);
+                fd = test_connect(&d);
+                if (fd >= 0 && test_call(fd, "io.fexitd.Load", params, NULL, 0, &o, &err) < 0)
+                        err = "call failed";
+                (void) write(pipefd[1], err, strlen(err));
+                _exit(0);
+        }
+        safe_close(pipefd[1]);
+        n = read(pipefd[0], result, sizeof(result) - 1);
+        result[n > 0 ? n : 0] = 0;
+        safe_close(pipefd[0]);
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        return result;
+}
+
+/* The policy decides which catalog entries a consumer may load; it may never retarget them.
+ * (On this host the kernel then refuses the load itself: KernelError means "allowed".) */
+START_TEST(policy_governs_catalog_loads) {
+        static const char *const extra[] = { "--catalog", FEXIT_COUNT_DIR, NULL };
+
+        test_daemon_stop(&d);
+        ck_assert_int_eq(test_daemon_start(&d, extra), 0);
+        ck_assert_str_eq(consumer_load("{\"catalog\":\"fexit_count\"}"), "io.fexitd.PermissionDenied");
+        write_policy("# consumers in any group may load the counter\nload * fexit_count\n");
+        ck_assert_int_eq(test_daemon_restart(&d, SIGTERM), 0);
+        ck_assert_str_ne(consumer_load("{\"catalog\":\"fexit_count\"}"), "io.fexitd.PermissionDenied");
+        ck_assert_str_eq(consumer_load("{\"catalog\":\"fexit_count\",\"programs\":[{\"name\":\"fexit_count\",\"function\":\"vfs_read\"}]}"),
+                         "io.fexitd.PermissionDenied");
+        ck_assert_str_eq(consumer_load("{\"catalog\":\"other\"}"), "io.fexitd.PermissionDenied");
+        ck_assert_str_eq(consumer_load("{\"catalog\":\"../fexit_count\"}"), "io.fexitd.PermissionDenied");
+        /* reloading a policy with a mistake keeps the old one */
+        write_policy("load * fexit_count\nlaod * other\n");
+        kill(d.pid, SIGHUP);
+        usleep(200000);
+        ck_assert_str_ne(consumer_load("{\"catalog\":\"fexit_count\"}"), "io.fexitd.PermissionDenied");
+}
+END_TEST
+
+/* A policy with a mistake is refused at start, naming its line. */
+START_TEST(bad_policy_refused_at_start) {
+        char cmd[2048], out[512] = "";
+        FILE *f;
+
+        write_policy("load * fexit_count\n\nload user:no-such-user-here fexit_count\n");
+        snprintf(cmd, sizeof(cmd), "%s --socket %s/other.sock --pin-dir %s --state-dir %s --conf-dir %s 2>&1",
+                 getenv("FEXITD_BIN") ?: FEXITD_BIN, d.dir, d.pin_dir, d.state_dir, d.conf_dir);
+        f = popen(cmd, "re");
+        ck_assert_ptr_nonnull(f);
+        (void) !fread(out, 1, sizeof(out) - 1, f);
+        ck_assert_int_ne(pclose(f), 0);
+        ck_assert_msg(strstr(out, "policy.conf:3:"), "no line number in: %s", out);
+}
+END_TEST
+
 START_TEST(many_clients) {
         int fds[100];
 
@@ -498,6 +581,8 @@ int main(void) {
         tcase_add_test(tc, consumer_cannot_load_bytecode);
         tcase_add_test(tc, stale_state_is_cleaned_up);
         tcase_add_test(tc, many_clients);
+        tcase_add_test(tc, policy_governs_catalog_loads);
+        tcase_add_test(tc, bad_policy_refused_at_start);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
