@@ -6,10 +6,14 @@
  * frozen .bss counters, and prints one line per unlink. It needs no capability: only access to
  * the socket and a policy line that lets it load "unlinksnoop".
  *
- *   unlinksnoop [--socket PATH] [--events N] [--seconds S]
+ *   unlinksnoop [--socket PATH] [--events N] [--seconds S] [--keep-connection]
+ *
+ * --keep-connection leaves the link with the daemon, bound to this connection (for tests: the
+ * daemon must release it when the connection goes, including when the daemon restarts).
  */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -73,6 +77,7 @@ int main(int argc, char **argv) {
                 { "socket", required_argument, NULL, 's' },
                 { "events", required_argument, NULL, 'e' },
                 { "seconds", required_argument, NULL, 't' },
+                { "keep-connection", no_argument, NULL, 'k' },
                 {}
         };
         struct fexit_client *c = NULL;
@@ -84,6 +89,7 @@ int main(int argc, char **argv) {
         size_t counters_size = 0;
         int link_fd = -1, events_fd = -1, bss_fd = -1, r, o;
         long seconds = -1;
+        bool keep_connection = false;
         time_t end;
 
         while ((o = getopt_long(argc, argv, "", opts, NULL)) >= 0)
@@ -91,6 +97,7 @@ int main(int argc, char **argv) {
                 case 's': socket = optarg; break;
                 case 'e': events_max = strtol(optarg, NULL, 10); break;
                 case 't': seconds = strtol(optarg, NULL, 10); break;
+                case 'k': keep_connection = true; break;
                 default: return 2;
                 }
         setvbuf(stdout, NULL, _IOLBF, 0);
@@ -112,9 +119,11 @@ int main(int argc, char **argv) {
         bss = find_map(res, ".bss");
         if (res->n_links != 1 || !events || !bss)
                 return fail(c, "unexpected load result", -EPROTO);
-        r = fexit_client_take_link(c, res->links[0]->handle, &link_fd, NULL);
-        if (r < 0)
-                return fail(c, "take-link", r);
+        if (!keep_connection) {
+                r = fexit_client_take_link(c, res->links[0]->handle, &link_fd, NULL);
+                if (r < 0)
+                        return fail(c, "take-link", r);
+        }
         r = fexit_client_share_map(c, events->handle, &events_fd, NULL, NULL);
         if (r >= 0)
                 r = fexit_client_share_map(c, bss->handle, &bss_fd, NULL, NULL);
@@ -135,6 +144,13 @@ int main(int argc, char **argv) {
                 r = fexit_ringbuf_poll(rb, 200);
                 if (r < 0 && r != -EINTR)
                         return fail(NULL, "ring buffer poll", r);
+                /* with the link still the daemon's, a daemon that went away took it along */
+                if (keep_connection) {
+                        struct fexit_status *st = NULL;
+                        if (fexit_client_status(c, &st) < 0)
+                                break;
+                        fexit_status_free(st);
+                }
         }
         (void) fexit_ringbuf_consume(rb);
         printf("unlinksnoop: %llu unlinks seen by the program, %llu failed\n",
@@ -143,7 +159,8 @@ int main(int argc, char **argv) {
         /* Closing the link fd (here, or by exiting) detaches the program. */
         fexit_ringbuf_free(rb);
         fexit_map_munmap(counters, counters_size);
-        close(link_fd);
+        if (link_fd >= 0)
+                close(link_fd);
         close(events_fd);
         close(bss_fd);
         fexit_load_result_free(res);
