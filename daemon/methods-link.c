@@ -228,8 +228,8 @@ struct detach_params {
 
 static void method_detach(struct call *c, void *params) {
         struct detach_params *p = params;
+        struct server *s = c->server;   /* before the lookup: a failed one frees c */
         struct handle *h = call_get_handle(c, p->handle, HANDLE_LINK, ACCESS_USE), *o;
-        struct server *s = c->server;
         _cleanup_free_ int *fds = NULL;
         uint64_t group, first;
         size_t n = 0;
@@ -272,8 +272,8 @@ static void method_detach(struct call *c, void *params) {
 }
 
 static void method_take_link(struct call *c, void *params) {
+        struct server *s = c->server;   /* before the lookup: a failed one frees c */
         struct handle *h = call_get_handle(c, ((struct handle_params *) params)->handle, HANDLE_LINK, ACCESS_USE);
-        struct server *s = c->server;
         json_object *p;
         int fd;
 

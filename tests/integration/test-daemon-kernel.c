@@ -532,6 +532,31 @@ START_TEST(globs_report_what_they_skip) {
 }
 END_TEST
 
+/* A function of a loaded kernel module, resolved through the module's BTF. The fast VM always
+ * has virtio_pci_modern_dev loaded (its disks are virtio). */
+START_TEST(fexit_on_a_module_function) {
+        int fd;
+        json_object *o, *target;
+        int64_t link_id;
+
+        if (access("/sys/kernel/btf/virtio_pci_modern_dev", F_OK) < 0) {
+                printf("fexit_on_a_module_function: virtio_pci_modern_dev not loaded here; nothing to check\n");
+                return;
+        }
+        fd = test_connect(&d);
+        o = load(fd, "fexit_count", "{\"object\":0,\"attach\":true,\"programs\":[{\"name\":\"fexit_count\","
+                                    "\"function\":\"vp_modern_get_status\"}]}");
+        target = json_object_object_get(first(o, "programs"), "target");
+        ck_assert_str_eq(vl_get_str(target, "function"), "vp_modern_get_status");
+        ck_assert_str_eq(vl_get_str(target, "btf_object"), "virtio_pci_modern_dev");
+        link_id = vl_get_int(first(o, "links"), "kernel_id", 0);
+        ck_assert(bpftool_has("link", link_id));
+        json_object_put(o);
+        test_disconnect(fd);
+        ck_assert(bpftool_gone_soon("link", link_id));   /* connection-bound by default */
+}
+END_TEST
+
 /* Does this kernel let us load fexit at all? If not, say why and skip (exit 77). */
 static int probe_kernel(void) {
         struct test_daemon p;
@@ -550,9 +575,12 @@ static int probe_kernel(void) {
         fd = test_connect(&p);
         if (test_call(fd, "io.fexitd.Load", "{\"object\":0}", &obj, 1, &o, &err) < 0)
                 r = -1;
-        else if (*err) {
-                printf("SKIP: this kernel refuses fexit: %s\n", json_object_to_json_string(params_of(o)));
-                r = 77;
+        else {
+                if (*err) {
+                        printf("SKIP: this kernel refuses fexit: %s\n", json_object_to_json_string(params_of(o)));
+                        r = 77;
+                }
+                json_object_put(o);
         }
         safe_close(obj);
         test_disconnect(fd);
@@ -561,8 +589,8 @@ static int probe_kernel(void) {
 }
 
 int main(void) {
-        Suite *s = suite_create("fexitd-kernel");
-        TCase *tc = tcase_create("kernel");
+        Suite *s;
+        TCase *tc;
         SRunner *sr;
         int failed, r;
 
@@ -570,6 +598,8 @@ int main(void) {
         r = probe_kernel();
         if (r != 0)
                 return r == 77 ? 77 : EXIT_FAILURE;
+        s = suite_create("fexitd-kernel");
+        tc = tcase_create("kernel");
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 240);
         tcase_add_test(tc, load_attach_count_detach_unload);
@@ -582,6 +612,7 @@ int main(void) {
         tcase_add_test(tc, verifier_rejection_returns_its_log);
         tcase_add_test(tc, one_program_many_functions);
         tcase_add_test(tc, globs_report_what_they_skip);
+        tcase_add_test(tc, fexit_on_a_module_function);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_VERBOSE);

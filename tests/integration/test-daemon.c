@@ -436,11 +436,11 @@ START_TEST(stale_state_is_cleaned_up) {
                 safe_close(map);
         }
         ck_assert_int_eq(test_daemon_restart(&d, SIGKILL), 0);
-        ck_assert_int_eq(access(path, F_OK), -1);
         fd = test_connect(&d);
-        o = call_ok(fd, "io.fexitd.List", NULL);
+        o = call_ok(fd, "io.fexitd.List", NULL);   /* answered only once the restore is done */
         ck_assert_int_eq(json_object_array_length(json_object_object_get(params_of(o), "handles")), 0);
         json_object_put(o);
+        ck_assert_int_eq(access(path, F_OK), -1);
         test_disconnect(fd);
         /* the rewritten state keeps the counter */
         snprintf(path, sizeof(path), "%s/state.json", d.state_dir);
