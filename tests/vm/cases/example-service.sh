@@ -1,5 +1,6 @@
 #!/bin/bash
 # vm-mode: systemd
+# vm-timeout: 400
 # The unprivileged consumer end to end (docs/security.md, examples/unlinksnoop): a DynamicUser
 # service with no capabilities asks fexitd to load the catalog program, takes the link and the
 # ring buffer, and its events show in the journal; stopping the unit detaches the link. A plain

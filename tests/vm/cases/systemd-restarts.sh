@@ -1,5 +1,6 @@
 #!/bin/bash
 # vm-mode: systemd
+# vm-timeout: 400
 # Restarts lose nothing (docs/systemd.md), on the real systemd: a persistent link keeps its
 # handle and its kernel link id across `systemctl restart`, a kill -9 (Restart=on-failure) and
 # `systemctl stop` + `start`, and stays attached while the daemon is down; a connection-bound
