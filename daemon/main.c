@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,12 +188,6 @@ static int run(struct config *cfg) {
         }
         srv.persist = setup_pin_dir(cfg->pin_dir);
         (void) state_restore(&srv);
-        sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        (void) sigprocmask(SIG_BLOCK, &mask, NULL);
         (void) sd_event_add_signal(e, NULL, SIGTERM, NULL, NULL);
         (void) sd_event_add_signal(e, NULL, SIGINT, NULL, NULL);
         (void) sd_event_add_signal(e, NULL, SIGHUP, on_reload, &srv);
@@ -236,5 +231,13 @@ int main(int argc, char **argv) {
         }
         /* Closing a link fd detaches it; a SIGPIPE must never take the owner of record down. */
         (void) signal(SIGPIPE, SIG_IGN);
+        /* Blocked before any thread exists, so that every thread inherits the mask and the loop's
+         * signalfd alone receives them: a worker with SIGHUP unblocked would die of a reload. */
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        (void) pthread_sigmask(SIG_BLOCK, &mask, NULL);
         return run(&cfg) < 0 ? 1 : 0;
 }

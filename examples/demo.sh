@@ -30,6 +30,7 @@ bss=$(fexitctl --json list | jq -r '[.handles[] | select(.kind=="map" and (.name
 run fexitctl share-map "$bss" -- sh -c 'echo "holding map fd $FEXIT_MAP_FD"; bpftool map dump id $(fexitctl --json describe '"$bss"' | jq .handle.kernel_id)'
 
 say "An unprivileged consumer: a DynamicUser service with no capabilities takes its own link"
+mkdir -p /etc/fexitd
 printf 'load group:fexit unlinksnoop\n' >/etc/fexitd/policy.conf
 chmod 0644 /etc/fexitd/policy.conf
 run systemctl reload fexitd.service

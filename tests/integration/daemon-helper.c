@@ -61,6 +61,7 @@ int test_daemon_start(struct test_daemon *d, const char *const *extra) {
         (void) mkdir(d->conf_dir, 0755);
         /* our own bpffs, so tests never touch the host's /sys/fs/bpf */
         d->bpffs = mount("bpf", d->pin_dir, "bpf", 0, "mode=0700") == 0;
+        d->extra_args = extra;
         return spawn(d, extra);
 }
 
@@ -74,7 +75,7 @@ static void reap(struct test_daemon *d, int sig) {
 
 int test_daemon_restart(struct test_daemon *d, int sig) {
         reap(d, sig);
-        return spawn(d, NULL);
+        return spawn(d, d->extra_args);
 }
 
 void test_daemon_stop(struct test_daemon *d) {

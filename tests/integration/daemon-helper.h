@@ -18,6 +18,7 @@ struct test_daemon {
         char state_dir[300];
         char conf_dir[300];
         bool bpffs;             /* pins/ is a bpffs mount of our own */
+        const char *const *extra_args;   /* kept for restarts */
 };
 
 /* Starts fexitd (path from FEXITD_BIN) and waits until it answers. extra: NULL-terminated. */

@@ -20,6 +20,7 @@ link_exists() { bpftool link show id "$1" >/dev/null 2>&1; }
 link_gone() { ! link_exists "$1"; }
 journal_has() { journalctl -b --no-pager -u "$unit" | grep -q "$1"; }
 
+mkdir -p /etc/fexitd
 printf '# consumers in the fexit group may load the example\nload group:fexit unlinksnoop\n' >/etc/fexitd/policy.conf
 chmod 0644 /etc/fexitd/policy.conf
 fexitctl status >/dev/null || fail "fexitd not reachable"
