@@ -7,6 +7,8 @@ since() {
 	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'
 }
 
+KERNEL_DEATH='Kernel panic - not syncing|kernel BUG at|BUG: |Oops: |general protection fault'
+
 # vm_boot APPEND QEMU-ARG...: boots with the results disk (virtio serial "fexitd-results", a raw
 # tar the guest rewrites after every test) within $LIMIT seconds. Sets BOOT_PROBLEM (empty when
 # the guest powered off by itself without panicking) and BOOT_TIME. --shell: interactive, no limit.
@@ -39,8 +41,8 @@ vm_boot() {
 	QEMU_PID=
 	BOOT_TIME=$(since "$t0")
 	BOOT_PROBLEM=
-	panic=$(tr -d '\r' <"$dir/console.log" | grep -a -m 1 -E \
-		'(Kernel panic - not syncing|kernel BUG at|BUG: |Oops: |general protection fault)')
+	# Kernel messages only (timestamped): the tests' output is on the console too.
+	panic=$(tr -d '\r' <"$dir/console.log" | grep -a -m 1 -o -E "\[ *[0-9]+\.[0-9]+\] ($KERNEL_DEATH).*")
 	[ -z "$panic" ] || boot_problem "the guest kernel panicked or oopsed: ${panic#*] }"
 	if [ $rc = 124 ] || [ $rc = 137 ]; then
 		boot_problem "timed out: the guest did not power off within the hard limit of $LIMIT s" \

@@ -123,8 +123,9 @@ tree_modules() {
 	shift
 	mkdir -p "$tree/etc/fexitd-vm"
 	for m in "$@"; do
-		modprobe -S "$KVER" --show-depends "$m" || die "no kernel module $m for $KVER"
-	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' >"$tree/etc/fexitd-vm/modules"
+		modprobe -S "$KVER" --show-depends "$m" || exit 1
+	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' >"$tree/etc/fexitd-vm/modules" ||
+		die "modprobe -S $KVER --show-depends cannot resolve the modules $*"
 	while read -r ko; do
 		mkdir -p "$tree${ko%/*}"
 		cp "$ko" "$tree$ko"
