@@ -30,6 +30,8 @@ link_gone() { ! link_exists "$1"; }
 journal_has() { journalctl -b --no-pager -u "$unit" | grep -q "$1"; }
 
 mkdir -p /etc/fexitd
+# cases share one boot: leave nothing running behind, whatever happens
+trap 'systemctl stop "$unit" 2>/dev/null; rm -f /etc/fexitd/policy.conf' EXIT
 printf '# consumers in the fexit group may load the example\nload group:fexit unlinksnoop\n' >/etc/fexitd/policy.conf
 chmod 0644 /etc/fexitd/policy.conf
 fexitctl status >/dev/null || fail "fexitd not reachable"
@@ -51,7 +53,7 @@ link_exists "$link_id" || fail "bpftool does not see link $link_id"
 echo "ok: link $link_id handed off to uid $uid (pid $(jq -r '.holder_pid' <<<"$link"))"
 
 for i in 1 2 3; do : >"/tmp/fexitd-example-$i"; rm "/tmp/fexitd-example-$i"; done
-wait_for 30 journal_has "name=fexitd-example-3" || fail "no event for the unlinks in the journal"
+wait_for 30 journal_has "name=/tmp/fexitd-example-3" || fail "no event for the unlinks in the journal"
 echo "ok: events in the journal:"
 journalctl -b --no-pager -u "$unit" -o cat | grep "fexitd-example" | head -n 3
 

@@ -44,9 +44,9 @@ ls /sys/fs/bpf/fexitd | grep -qx "link-$link" || fail "no pin link-$link"
 # A connection-bound link, held by a client that keeps its connection open.
 "$snoop" --keep-connection >/tmp/snoop.log 2>&1 &
 snoop_pid=$!
-wait_for 30 sh -c "fexitctl --json list | jq -e '.handles[] | select(.kind==\"link\" and .lifetime==\"connection\")' >/dev/null" ||
+wait_for 30 sh -c "fexitctl --json list | jq -e '.handles[] | select(.kind==\"link\" and .lifetime==\"connection\" and .state==\"attached\")' >/dev/null" ||
 	fail "the connection-bound link did not appear"
-conn_link_id=$(fexitctl --json list | jq -r '[.handles[] | select(.kind=="link" and .lifetime=="connection")][0].kernel_id')
+conn_link_id=$(fexitctl --json list | jq -r '[.handles[] | select(.kind=="link" and .lifetime=="connection" and .state=="attached")][0].kernel_id')
 echo "connection-bound link id $conn_link_id"
 
 check_survived() {   # check_survived WHAT
