@@ -99,6 +99,9 @@ n=$(fexitctl --json list | jq '[.handles[] | select(.kind=="program" and .target
 journalctl -b --no-pager -u fexitd.service | grep -q "20-broken.json" || fail "the broken programs.d file was not reported"
 echo "ok: programs.d/10-count.json attached once across restarts; 20-broken.json reported and skipped"
 rm -f /etc/fexitd/programs.d/*.json
+# removing the file does not unload what it loaded (that is persistent): the next case starts clean
+pd=$(fexitctl --json list | jq -r '[.handles[] | select(.kind=="program" and .target.function=="vfs_unlink")][0].handle')
+fexitctl unload "$pd" || fail "unload of the programs.d program"
 
 fexitctl unload "$prog" || fail "unload"
 wait_for 30 link_gone "$link_id" || fail "link $link_id still attached after unload"
