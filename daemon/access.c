@@ -72,3 +72,18 @@ struct handle *call_get_handle(struct call *c, int64_t id, enum handle_kind kind
         }
         return h;
 }
+
+int grants_from_json(json_object *array, struct grant *grants, size_t *n_grants) {
+        size_t n = array ? json_object_array_length(array) : 0;
+
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(array, i);
+                if (*n_grants >= GRANTS_MAX)
+                        return -E2BIG;
+                if (!json_object_is_type(e, json_type_string) ||
+                    grant_parse(json_object_get_string(e), &grants[*n_grants]) < 0)
+                        return -EINVAL;
+                (*n_grants)++;
+        }
+        return 0;
+}

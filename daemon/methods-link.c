@@ -22,6 +22,7 @@ struct attach_params {
         int64_t handle;
         const char *lifetime;
         bool group;
+        json_object *grants;
 };
 
 struct attach_item {
@@ -35,6 +36,8 @@ struct attach_job {
         struct job job;
         struct call *call;
         enum handle_lifetime lifetime;
+        struct grant grants[GRANTS_MAX];   /* given at attach time, added to the program's */
+        size_t n_grants;
         int r;
         struct bb_error err;
         size_t n;
@@ -60,7 +63,8 @@ static void attach_run(struct job *job) {
         }
 }
 
-static struct handle *link_new(struct call *c, const struct handle *prog, enum handle_lifetime lifetime) {
+static struct handle *link_new(struct call *c, const struct handle *prog, const struct attach_job *j) {
+        enum handle_lifetime lifetime = j->lifetime;
         struct handle *l = handle_new(HANDLE_LINK, prog->name);
         struct timespec ts;
 
@@ -81,6 +85,8 @@ static struct handle *link_new(struct call *c, const struct handle *prog, enum h
         l->created_usec = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
         memcpy(l->grants, prog->grants, sizeof(l->grants));
         l->n_grants = prog->n_grants;
+        for (size_t i = 0; i < j->n_grants && l->n_grants < GRANTS_MAX; i++)
+                l->grants[l->n_grants++] = j->grants[i];
         l->source = prog->source ? strdup(prog->source) : NULL;
         if (handle_table_add(&c->server->handles, l) < 0)
                 return handle_free(l);
@@ -95,7 +101,7 @@ static struct handle *attach_register(struct attach_job *j, struct attach_item *
 
         /* unloaded meanwhile, or the client left and the link was to be its own */
         if (prog && !(gone && j->lifetime == LIFETIME_CONNECTION))
-                l = link_new(c, prog, j->lifetime);
+                l = link_new(c, prog, j);
         if (!l) {
                 worker_pool_close_fds(s->pool, &it->link_fd, 1);
                 return NULL;
@@ -193,6 +199,10 @@ static void method_attach(struct call *c, void *params) {
                 return call_reply_errno(c, "attach", ENOMEM);
         *j = (struct attach_job) { .job = { .run = attach_run, .done = attach_done }, .call = c,
                                    .lifetime = (enum handle_lifetime) lifetime, .n = n };
+        if (grants_from_json(p->grants, j->grants, &j->n_grants) < 0) {
+                free(j);
+                return call_reply_invalid_parameter(c, "grants");
+        }
         for (size_t i = 0; i < n; i++) {
                 j->items[i] = (struct attach_item) { .program = targets[i]->id, .link_fd = -EBADF,
                                                      .prog_fd = dup_fd(targets[i]->fd) };
@@ -353,6 +363,7 @@ const struct method methods_link[] = {
                   { "handle", VL_INT, true, offsetof(struct attach_params, handle) },
                   { "lifetime", VL_STRING, false, offsetof(struct attach_params, lifetime) },
                   { "group", VL_BOOL, false, offsetof(struct attach_params, group) },
+                  { "grants", VL_ARRAY, false, offsetof(struct attach_params, grants) },
                   {} },
           sizeof(struct attach_params), 0 },
         { "io.fexitd.Detach", method_detach, ROLE_CONSUMER,

@@ -309,21 +309,6 @@ static int parse_select(json_object *o, struct bb_select *ret) {
         return 0;
 }
 
-static int parse_grants(json_object *a, struct load_job *j) {
-        size_t n = a ? json_object_array_length(a) : 0;
-
-        if (n > GRANTS_MAX)
-                return -E2BIG;
-        for (size_t i = 0; i < n; i++) {
-                json_object *e = json_object_array_get_idx(a, i);
-                if (!json_object_is_type(e, json_type_string) ||
-                    grant_parse(json_object_get_string(e), &j->grants[j->n_grants]) < 0)
-                        return -EINVAL;
-                j->n_grants++;
-        }
-        return 0;
-}
-
 static bool consumer_retargets(json_object *programs) {
         for (size_t i = 0; programs && i < json_object_array_length(programs); i++) {
                 json_object *o = json_object_array_get_idx(programs, i);
@@ -366,7 +351,7 @@ static void method_load(struct call *c, void *params) {
                         load_job_free(j);
                         return call_reply_invalid_parameter(c, "programs");
                 }
-        if (parse_grants(p->grants, j) < 0) {
+        if (grants_from_json(p->grants, j->grants, &j->n_grants) < 0) {
                 load_job_free(j);
                 return call_reply_invalid_parameter(c, "grants");
         }

@@ -221,8 +221,14 @@ START_TEST(attach_twice_and_wrong_kinds) {
         char p[64];
 
         json_object_put(o);
+        /* grants given at attach time land on the link */
+        snprintf(p, sizeof(p), "{\"handle\":%lld,\"grants\":[\"user:65534\"]}", (long long) prog);
+        o = call_ok(fd, "io.fexitd.Attach", p);
+        e = json_object_object_get(json_object_object_get(params_of(o), "link"), "grants");
+        ck_assert_int_eq(json_object_array_length(e), 1);
+        ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(e, 0)), "user:65534");
+        json_object_put(o);
         snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) prog);
-        json_object_put(call_ok(fd, "io.fexitd.Attach", p));
         /* a tracing program attaches once: the kernel says EBUSY, and we say so */
         call_expect(fd, "io.fexitd.Attach", p, "io.fexitd.KernelError", &e);
         ck_assert_str_eq(vl_get_str(params_of(e), "errno"), "EBUSY");
