@@ -257,6 +257,23 @@ int vl_reply_parse(json_object *msg, struct vl_reply *ret) {
         return 0;
 }
 
+/* Strings that came from the kernel or an ELF file (section, program and map names, verifier
+ * logs) need not be UTF-8, and json-c writes their bytes as they are. A byte that does not start
+ * a well-formed sequence can only be inside a string here, so '?' in its place keeps the text
+ * JSON, and one our own strict parser, and every other, accepts. */
+static void make_utf8(char *text) {
+        unsigned char *p = (unsigned char *) text;
+
+        while (*p) {
+                size_t n = *p < 0x80 ? 1 : utf8_len(p);
+                if (n == 0) {
+                        *p = '?';
+                        n = 1;
+                }
+                p += n;
+        }
+}
+
 static char *format(json_object *o) {
         const char *s;
         char *copy;
@@ -266,6 +283,8 @@ static char *format(json_object *o) {
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         copy = s ? strdup(s) : NULL;
         json_object_put(o);
+        if (copy)
+                make_utf8(copy);
         return copy;
 }
 

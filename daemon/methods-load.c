@@ -12,7 +12,8 @@
 #include "daemon/policy.h"
 
 #define SELECT_MAX 64
-#define FUNCTIONS_MAX 1024
+#define FUNCTIONS_MAX 1024   /* function names and globs in one request, all selects together */
+#define GLOBS_MAX 32         /* each glob scans the whole BTF index */
 
 struct load_params {
         int64_t object;
@@ -309,6 +310,28 @@ static int parse_select(json_object *o, struct bb_select *ret) {
         return 0;
 }
 
+/* Bounds the work one request can ask of the BTF index. */
+static bool over_function_limits(const struct load_job *j, const char **ret_limit, int64_t *ret_max) {
+        size_t functions = 0, globs = 0;
+
+        for (size_t i = 0; i < j->n_select; i++)
+                for (size_t k = 0; k < j->select[i].n_functions; k++) {
+                        functions++;
+                        globs += strpbrk(j->select[i].functions[k], "*?[") != NULL;
+                }
+        if (functions > FUNCTIONS_MAX) {
+                *ret_limit = "functions per load";
+                *ret_max = FUNCTIONS_MAX;
+                return true;
+        }
+        if (globs > GLOBS_MAX) {
+                *ret_limit = "globs per load";
+                *ret_max = GLOBS_MAX;
+                return true;
+        }
+        return false;
+}
+
 static bool consumer_retargets(json_object *programs) {
         for (size_t i = 0; programs && i < json_object_array_length(programs); i++) {
                 json_object *o = json_object_array_get_idx(programs, i);
@@ -324,6 +347,8 @@ static void method_load(struct call *c, void *params) {
         struct load_params *p = params;
         struct load_job *j;
         size_t n_sel = p->programs ? json_object_array_length(p->programs) : 0;
+        const char *limit;
+        int64_t max;
         int lifetime = p->lifetime ? handle_lifetime_from_string(p->lifetime) : LIFETIME_CONNECTION;
 
         if (lifetime < 0)
@@ -351,6 +376,13 @@ static void method_load(struct call *c, void *params) {
                         load_job_free(j);
                         return call_reply_invalid_parameter(c, "programs");
                 }
+        if (over_function_limits(j, &limit, &max)) {
+                json_object *e = vl_obj();
+                load_job_free(j);
+                vl_add_str(e, "limit", limit);
+                vl_add_int(e, "max", max);
+                return call_reply_error(c, "io.fexitd.LimitExceeded", e);
+        }
         if (grants_from_json(p->grants, j->grants, &j->n_grants) < 0) {
                 load_job_free(j);
                 return call_reply_invalid_parameter(c, "grants");

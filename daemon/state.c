@@ -281,6 +281,10 @@ static int read_state(struct server *s, json_object **ret) {
 }
 
 static void adopt_records(struct server *s, json_object *list, bool same_boot) {
+        if (list && !json_object_is_type(list, json_type_array)) {
+                log_error("%s/state.json: \"handles\" is not an array; no record re-adopted.", s->cfg.state_dir);
+                return;
+        }
         for (size_t i = 0; list && i < json_object_array_length(list); i++) {
                 struct handle *h = record_from_json(json_object_array_get_idx(list, i));
                 int r = h ? 0 : -EBADMSG;
