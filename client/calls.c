@@ -170,6 +170,10 @@ static int attach_params(struct fexit_client *c, int64_t handle, const struct fe
         }
         if (group)
                 vl_add_bool(p, "group", true);
+        if (strv_to_json(p, "grants", OPTS_GET(opts, grants, NULL), OPTS_GET(opts, n_grants, 0)) < 0) {
+                json_object_put(p);
+                return client_fail(c, -ENOMEM, "out of memory");
+        }
         *ret = p;
         return 0;
 }

@@ -46,7 +46,7 @@ static const struct verb_def {
                 "                             let a consumer take links and share maps (repeatable)\n"
                 "  --attach                   attach every loaded program\n" },
         [FEXITCTL_ATTACH] = { "attach", POS_HANDLE,
-                "fexitctl attach HANDLE [--group] [--lifetime persistent|connection]\n\n"
+                "fexitctl attach HANDLE [--group] [--lifetime persistent|connection] [--grant user:NAME|group:NAME]...\n\n"
                 "Attaches a program handle and prints the new link handle. With --group, attaches\n"
                 "every program of the same load that is not attached yet (one program loaded on\n"
                 "many functions), all or nothing.\n" },
@@ -136,7 +136,7 @@ static const struct opt_def {
         { "target-prog", OPT_TARGET_PROG, true,  V(LOAD) },
         { "functions",   OPT_FUNCTIONS,   true,  V(LOAD) },
         { "lifetime",    OPT_LIFETIME,    true,  V(LOAD) | V(ATTACH) },
-        { "grant",       OPT_GRANT,       true,  V(LOAD) },
+        { "grant",       OPT_GRANT,       true,  V(LOAD) | V(ATTACH) },
         { "attach",      OPT_ATTACH,      false, V(LOAD) },
         { "catalog",     OPT_CATALOG,     true,  V(LOAD) },
         { "fd",          OPT_FD,          true,  V(TAKE_LINK) | V(SHARE_MAP) },

@@ -101,7 +101,8 @@ static int cmd_load(struct ctl *x) {
 }
 
 static int cmd_attach(struct ctl *x) {
-        FEXIT_OPTS(fexit_attach_opts, opts, .lifetime = x->args->lifetime);
+        FEXIT_OPTS(fexit_attach_opts, opts, .lifetime = x->args->lifetime, .grants = x->args->grants,
+                   .n_grants = x->args->n_grants);
         struct fexit_handle_list *links = NULL;
         struct fexit_handle *link = NULL;
         int r;

@@ -254,6 +254,8 @@ FEXIT_API int fexit_client_load_catalog(struct fexit_client *c, const char *name
 struct fexit_attach_opts {
         size_t sz;
         enum fexit_lifetime lifetime;
+        const char *const *grants;      /* added to the program's grants on the new link(s) */
+        size_t n_grants;
 };
 /* Attaches a program handle; ret_link (may be NULL) receives the new link handle. */
 FEXIT_API int fexit_client_attach(struct fexit_client *c, int64_t handle,
