@@ -440,6 +440,7 @@ static void method_unload(struct call *c, void *params) {
                         }
                         fds[n++] = server_drop_handle(s, o->id);
                 }
+        server_forget_orphans(s);
         (void) state_save(s);
         server_notify_status(s);
         call_reply_after_close(c, fds, n, NULL);

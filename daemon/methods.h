@@ -60,5 +60,8 @@ int state_restore(struct server *s);
 /* Removes a handle from the table, unpins it and returns its fd (for a close job). */
 int server_drop_handle(struct server *s, uint64_t id);
 
+/* Drops the records of handed-off links whose program is no longer ours. */
+void server_forget_orphans(struct server *s);
+
 /* Closes fds on a worker (detach is slow), then replies params to the call. */
 void call_reply_after_close(struct call *c, int *fds, size_t n_fds, json_object *params);

@@ -58,6 +58,30 @@ void call_reply_after_close(struct call *c, int *fds, size_t n_fds, json_object 
         worker_pool_submit(c->server->pool, &j->job);
 }
 
+/* A handed-off link is its holder's; its record only says who holds it. Once the program it
+ * came from is released too, nothing here can act on it any more, and the record goes. */
+void server_forget_orphans(struct server *s) {
+        bool changed = false;
+
+        for (size_t i = 0; i < s->handles.n;) {
+                struct handle *h = s->handles.v[i];
+                if (h->kind != HANDLE_LINK || h->state != HSTATE_HANDED_OFF ||
+                    handle_table_get(&s->handles, h->program)) {
+                        i++;
+                        continue;
+                }
+                log_full(LOG_INFO, &(struct log_ctx) { .handle = h->id, .kernel_id = h->kernel_id,
+                                                       .function = h->function },
+                         "Forgetting handed-off link handle %" PRIu64 " (link id %u, held by uid %u "
+                         "pid %d): its program was released", h->id, h->kernel_id,
+                         (unsigned) h->holder_uid, (int) h->holder_pid);
+                changed |= h->lifetime == LIFETIME_PERSISTENT;
+                handle_free(handle_table_remove(&s->handles, h->id));
+        }
+        if (changed)
+                (void) state_save(s);
+}
+
 /* A connection is gone: what it owned goes too, links before programs before maps so that each
  * close is the one that really releases the object. */
 void server_release_connection(struct server *s, uint64_t conn_id) {
@@ -88,6 +112,7 @@ void server_release_connection(struct server *s, uint64_t conn_id) {
                 }
         if (n > 0) {
                 worker_pool_close_fds(s->pool, fds, n);
+                server_forget_orphans(s);
                 server_notify_status(s);
         }
         free(fds);

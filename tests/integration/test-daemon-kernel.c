@@ -269,6 +269,7 @@ START_TEST(take_link_moves_ownership) {
                               "{\"object\":0,\"attach\":true,\"lifetime\":\"persistent\",\"grants\":[\"user:65534\"]}"), *e;
         int64_t link = vl_get_int(first(o, "links"), "handle", 0);
         int64_t link_id = vl_get_int(first(o, "links"), "kernel_id", 0);
+        int64_t prog = vl_get_int(first(o, "programs"), "handle", 0);
         char p[64], c;
         pid_t pid;
 
@@ -312,6 +313,11 @@ START_TEST(take_link_moves_ownership) {
         ck_assert_int_eq(waitpid(pid, &st, 0), pid);
         ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "holder failed at step %d", WEXITSTATUS(st));
         ck_assert(bpftool_gone_soon("link", link_id));
+        /* the record of a handed-off link goes with its program */
+        snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) prog);
+        json_object_put(call_ok(fd, "io.fexitd.Unload", p));
+        snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) link);
+        call_expect(fd, "io.fexitd.Describe", p, "io.fexitd.NoSuchHandle", NULL);
         test_disconnect(fd);
 }
 END_TEST
