@@ -178,7 +178,7 @@ START_TEST(reply_from_an_object_with_a_non_utf8_section_name) {
 }
 END_TEST
 
-/* 64 selects of 199 globs each: every glob scanned the whole BTF index and every match was
+/* 64 selects of 200 globs "*a" each: every glob scanned the whole BTF index and every match was
  * checked against every target planned so far, for about a minute of a worker (the harness
  * gives a call 30 s). Duplicates never reached the instance limit that bounds the rest. */
 START_TEST(load_with_thousands_of_globs) {
