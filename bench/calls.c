@@ -84,6 +84,24 @@ static void shuffle(char **v, size_t n) {
         }
 }
 
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Globs may overlap (fib* and fib6*): each function once. */
+static void unique(struct func_pool *p) {
+        size_t k = 0;
+
+        qsort(p->names, p->n, sizeof(char *), cmp_str);
+        for (size_t i = 0; i < p->n; i++) {
+                if (k > 0 && strcmp(p->names[k - 1], p->names[i]) == 0)
+                        free(p->names[i]);
+                else
+                        p->names[k++] = p->names[i];
+        }
+        p->n = k;
+}
+
 static int pool_add_programs(struct func_pool *p, json_object *reply) {
         json_object *progs = json_object_object_get(reply, "programs");
         size_t n = progs ? json_object_array_length(progs) : 0;
@@ -139,6 +157,7 @@ int func_pool_probe(const char *socket, const char *object_path, const char *con
                 free(params);
                 bconn_close(&c);
         }
+        unique(&p);
         shuffle(p.names, p.n);
         fprintf(stderr, "fexitd-bench: %zu loadable functions found in %.1f s\n", p.n,
                 (double) (now_ns() - t0) / 1e9);

@@ -55,7 +55,8 @@ static const char *const globs[] = {
         "xfrm*", "tcp_[a-m]*", "tcp_[n-z]*", "udp*", "ip6*", "ipv6_*", "inet*", "fib*", "neigh*",
         "icmp*", "igmp*", "arp_*", "raw_*", "ping_*", "rt6_*", "ndisc_*", "mld_*", "addrconf_*",
         "ip_*", "ipmr*", "rtnl_*", "nexthop*", "seg6*", "lwtunnel*", "mptcp*", "devlink*",
-        "ethtool*", "ethnl*", "netlbl*", "cipso*", "calipso*", "ioam6*", NULL,
+        "ethtool*", "ethnl*", "netlbl*", "cipso*", "calipso*", "ioam6*", "tcf_*", "qdisc_*", "tc_*",
+        "genl*", "dst_*", "ipv4_*", "nf_*", NULL,
 };
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap) {
