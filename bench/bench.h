@@ -124,7 +124,7 @@ json_object *churn_stop(struct churn *c);
 
 /* ---- part 3: load+attach through fexitd against in-process libbpf (loadattach.c) -------------- */
 
-int loadattach_run(const char *socket, const char *object_path, unsigned iterations,
+int loadattach_run(const char *socket, const char *object_path, unsigned iterations, unsigned settle_ms,
                    json_object **ret);
 
 /* ---- part 4 and 5: many targets, memory with links (many.c, memory.c) ------------------------- */

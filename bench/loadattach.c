@@ -5,7 +5,7 @@
  * function in its ELF section), loaded and attached in this process with libbpf and through the
  * daemon (Load with attach: true, the object passed as an fd), taking turns. Teardown is not
  * timed: each iteration waits for its detach to finish (libbpf: bpf_link__destroy; fexitd: Unload,
- * which answers after the close), so the next one starts on an untraced function.
+ * which answers after the close), and a pause, so the next one starts on an untraced function.
  */
 
 #include <bpf/libbpf.h>
@@ -81,7 +81,8 @@ static json_object *ms_row(const char *name, struct samples *s, struct samples *
         return o;
 }
 
-int loadattach_run(const char *socket, const char *object_path, unsigned iterations, json_object **ret) {
+int loadattach_run(const char *socket, const char *object_path, unsigned iterations, unsigned settle_ms,
+                   json_object **ret) {
         struct samples lib = {}, fx = {}, lib_td = {}, fx_td = {};
         struct bconn c = { .fd = -EBADF };
         json_object *o, *rows;
@@ -98,6 +99,9 @@ int loadattach_run(const char *socket, const char *object_path, unsigned iterati
         for (unsigned i = 0; r >= 0 && i < iterations; i++) {
                 /* alternate which goes first, against drift */
                 for (unsigned k = 0; r >= 0 && k < 2; k++) {
+                        /* the kernel finishes a detach's deferred work (RCU callbacks freeing the
+                         * trampoline) after the close returns: let it, so it slows neither side */
+                        usleep(settle_ms * 1000);
                         if ((k + i) % 2 == 0) {
                                 r = libbpf_once(object_path, &ms, &td);
                                 if (r >= 0) {

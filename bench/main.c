@@ -307,7 +307,7 @@ static int cmd_vm(const struct opts *o) {
         }
         if (r >= 0 && want(o, "load")) {
                 fprintf(stderr, "fexitd-bench: load+attach against libbpf\n");
-                r = loadattach_run(e.d.socket, o->object, o->iterations, &x);
+                r = loadattach_run(e.d.socket, o->object, o->iterations, o->settle_ms / 2, &x);
                 json_object_object_add(doc, "load_attach", x);
                 checkpoint(doc);
         }
