@@ -188,6 +188,24 @@ START_TEST(load_with_thousands_of_globs) {
 }
 END_TEST
 
+/* An object whose BTF names a variable at a string offset past the string section, and one of
+ * whose symbols is an undefined weak one (an extern): libbpf 1.1's find_extern_btf_id() passes
+ * btf__name_by_offset()'s NULL to strcmp() and the daemon dies of SIGSEGV (libbpf/libbpf#682,
+ * gone with libbpf 1.3's BTF validation). Four bytes changed in fexit_count.bpf.o. */
+START_TEST(object_with_a_btf_name_out_of_range) {
+        quiet();
+        fuzz_requests_init(NULL, NULL);
+        replay_one("requests", "load-btf-name-out-of-range", fuzz_requests_one);
+}
+END_TEST
+
+START_TEST(programs_d_object_with_a_btf_name_out_of_range) {
+        quiet();
+        fuzz_programs_d_init(NULL, NULL);
+        replay_one("programs-d", "btf-name-out-of-range", fuzz_programs_d_one);
+}
+END_TEST
+
 /* state.json with "handles" an object, not an array: json-c asserted at start. */
 START_TEST(state_file_with_handles_not_an_array) {
         quiet();
@@ -213,6 +231,8 @@ static Suite *suite(void) {
         tcase_add_test(tc, detach_of_a_missing_handle);
         tcase_add_test(tc, reply_from_an_object_with_a_non_utf8_section_name);
         tcase_add_test(tc, load_with_thousands_of_globs);
+        tcase_add_test(tc, object_with_a_btf_name_out_of_range);
+        tcase_add_test(tc, programs_d_object_with_a_btf_name_out_of_range);
         tcase_add_test(tc, state_file_with_handles_not_an_array);
         suite_add_tcase(s, tc);
         return s;
