@@ -281,7 +281,61 @@ static int read_object(int fd, char **ret, size_t *ret_size, struct bb_error *e)
 
 /* Checks that every section lies inside the file (libelf does not, for memory images) and copies
  * the "license" section: instances loaded with bpf_prog_load() need the same one. */
+/* libbpf 1.1 trusts an object's BTF: a name offset out of range reaches strcmp() as NULL
+ * (find_extern_btf_id(), libbpf#682; validated only from libbpf 1.3). So every name a type,
+ * member, parameter, enumerator or variable points at must resolve before libbpf sees it. */
+static bool btf_name_ok(const struct btf *btf, uint32_t off) {
+        return btf__name_by_offset(btf, off) != NULL;
+}
+
+static bool btf_type_names_ok(const struct btf *btf, const struct btf_type *t) {
+        uint16_t vlen = btf_vlen(t);
+
+        if (!btf_name_ok(btf, t->name_off))
+                return false;
+        switch (btf_kind(t)) {
+        case BTF_KIND_STRUCT:
+        case BTF_KIND_UNION:
+                for (uint16_t i = 0; i < vlen; i++)
+                        if (!btf_name_ok(btf, btf_members(t)[i].name_off))
+                                return false;
+                return true;
+        case BTF_KIND_ENUM:
+                for (uint16_t i = 0; i < vlen; i++)
+                        if (!btf_name_ok(btf, btf_enum(t)[i].name_off))
+                                return false;
+                return true;
+        case BTF_KIND_ENUM64:
+                for (uint16_t i = 0; i < vlen; i++)
+                        if (!btf_name_ok(btf, btf_enum64(t)[i].name_off))
+                                return false;
+                return true;
+        case BTF_KIND_FUNC_PROTO:
+                for (uint16_t i = 0; i < vlen; i++)
+                        if (!btf_name_ok(btf, btf_params(t)[i].name_off))
+                                return false;
+                return true;
+        default:
+                return true;
+        }
+}
+
+static int check_btf_section(const void *data, size_t size) {
+        struct btf *btf = btf__new(data, (uint32_t) size);
+        int r = 0;
+
+        if (!btf || size > UINT32_MAX)
+                return -EBADMSG;
+        for (uint32_t id = 1; id < btf__type_cnt(btf) && r == 0; id++)
+                if (!btf_type_names_ok(btf, btf__type_by_id(btf, id)))
+                        r = -EBADMSG;
+        btf__free(btf);
+        return r;
+}
+
+/* Every section must lie inside the file, .BTF must be sound, and the license is returned. */
 static int elf_sections(Elf *elf, size_t size, char **ret) {
+        _cleanup_free_ char *license = NULL;
         Elf_Scn *scn = NULL;
         size_t shstrndx;
 
@@ -296,15 +350,21 @@ static int elf_sections(Elf *elf, size_t size, char **ret) {
                         return -EBADMSG;
                 if (sh.sh_type != SHT_NOBITS && (sh.sh_offset > size || sh.sh_size > size - sh.sh_offset))
                         return -EBADMSG;
-                if (strcmp(name, "license") != 0)
+                if (strcmp(name, ".BTF") == 0) {
+                        d = elf_rawdata(scn, NULL);
+                        if (!d || !d->d_buf || check_btf_section(d->d_buf, d->d_size) < 0)
+                                return -EBADMSG;
+                }
+                if (strcmp(name, "license") != 0 || license)
                         continue;
                 d = elf_rawdata(scn, NULL);
                 if (!d || !d->d_buf || d->d_size == 0 || !memchr(d->d_buf, 0, d->d_size))
                         return -EBADMSG;
-                *ret = strdup(d->d_buf);
-                return *ret ? 0 : -ENOMEM;
+                license = strdup(d->d_buf);
+                if (!license)
+                        return -ENOMEM;
         }
-        *ret = strdup("");                          /* libbpf's default, too */
+        *ret = license ? TAKE_PTR(license) : strdup("");   /* libbpf's default, too */
         return *ret ? 0 : -ENOMEM;
 }
 
