@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,13 @@ static void load_run(struct job *job) {
         /* all or nothing: detach what did attach, here rather than on the loop's thread */
         if (j->r < 0)
                 close_many(j->link_fds, j->res.n_progs);
+}
+
+/* A load parses vmlinux BTF inside libbpf (megabytes, freed at once); without a trim, the
+ * worker's malloc arena keeps those pages and the daemon's RSS grows with every load. */
+static void load_run_and_trim(struct job *job) {
+        load_run(job);
+        (void) malloc_trim(0);
 }
 
 static uint64_t realtime_usec(void) {
@@ -368,7 +376,7 @@ static void method_load(struct call *c, void *params) {
         j = calloc(1, sizeof(*j));
         if (!j)
                 return call_reply_errno(c, "load", ENOMEM);
-        *j = (struct load_job) { .job = { .run = load_run, .done = load_done }, .call = c,
+        *j = (struct load_job) { .job = { .run = load_run_and_trim, .done = load_done }, .call = c,
                                  .object_fd = -EBADF, .catalog = p->catalog,
                                  .lifetime = (enum handle_lifetime) lifetime, .attach = p->attach };
         for (size_t i = 0; i < n_sel; i++, j->n_select++)
