@@ -56,7 +56,7 @@ static const char *const globs[] = {
         "icmp*", "igmp*", "arp_*", "raw_*", "ping_*", "rt6_*", "ndisc_*", "mld_*", "addrconf_*",
         "ip_*", "ipmr*", "rtnl_*", "nexthop*", "seg6*", "lwtunnel*", "mptcp*", "devlink*",
         "ethtool*", "ethnl*", "netlbl*", "cipso*", "calipso*", "ioam6*", "tcf_*", "qdisc_*", "tc_*",
-        "genl*", "dst_*", "ipv4_*", "nf_*", NULL,
+        "genl*", "dst_*", "ipv4_*", "nf_*", "phy_*", "mdio*", "netpoll*", "dcb*", "switchdev*", NULL,
 };
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap) {
