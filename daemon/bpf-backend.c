@@ -988,7 +988,9 @@ static int load_instance(struct load_ctx *c, const struct plan *pl, const struct
                 *ret_fd = fd;
                 return 0;
         }
-        if (log && *log)
+        /* the verifier says no with EACCES or EINVAL; EMFILE, ENOMEM... are not its verdict,
+         * even though the retry with a log ran it to the end */
+        if (log && *log && (fd == -EACCES || fd == -EINVAL))
                 return fail_verifier(c->err, fd, name, t->function, log);
         return fail_load(c->err, fd, name, t->function, NULL, NULL);
 }

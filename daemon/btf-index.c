@@ -149,6 +149,14 @@ static void describe_args(const struct btf *btf, const struct btf_type *proto, s
         unsigned n = btf_vlen(proto);
 
         f->nr_args = n > UINT8_MAX ? UINT8_MAX : n;
+        /* the trampoline reads only void, integer, enum and pointer returns (6.1's
+         * btf_distill_func_proto()); anything else fails to load with "return type unsupported" */
+        if (proto->type != 0) {
+                uint32_t rid;
+                const struct btf_type *rt = resolve(btf, proto->type, &rid);
+                f->odd_return = !rt || !(btf_is_int(rt) || btf_is_ptr(rt) || btf_is_enum(rt) ||
+                                         btf_is_enum64(rt));
+        }
         for (unsigned i = 0; i < n; i++) {
                 const struct btf_type *t;
                 uint32_t id;
@@ -592,6 +600,10 @@ int btf_func_check_args(const struct btf_func *f, uint32_t kver, char *reason, s
         else if (f->nr_args > 12)
                 snprintf(reason, reason_size, "%s takes %u arguments; BPF allows at most 12",
                          f->name, f->nr_args);
+        else if (f->odd_return)
+                snprintf(reason, reason_size,
+                         "%s returns a struct, union or floating-point value, which fexit cannot read",
+                         f->name);
         else if (f->big_struct_arg)
                 snprintf(reason, reason_size,
                          "%s takes a struct of more than 16 bytes by value, which fexit cannot save",

@@ -32,6 +32,7 @@ struct btf_func {
         bool vararg;
         bool struct_arg;          /* a struct/union passed by value */
         bool big_struct_arg;      /* ... of more than 16 bytes */
+        bool odd_return;          /* returns a struct, union, float...: the kernel refuses it */
         int8_t traceable;         /* 1: in available_filter_functions, 0: not there, -1: unknown */
 };
 

@@ -242,6 +242,7 @@ static void method_detach(struct call *c, void *params) {
         struct handle *h = call_get_handle(c, p->handle, HANDLE_LINK, ACCESS_USE), *o;
         _cleanup_free_ int *fds = NULL;
         uint64_t group, first;
+        bool persistent = false;
         size_t n = 0;
 
         if (!h)
@@ -272,11 +273,13 @@ static void method_detach(struct call *c, void *params) {
                                                        .function = o->function, .uid = c->peer.uid,
                                                        .pid = c->peer.pid },
                          "Detaching link handle %" PRIu64 " from %s", o->id, o->function);
+                persistent |= o->lifetime == LIFETIME_PERSISTENT;
                 uint64_t program = o->program;
                 fds[n++] = server_drop_handle(s, o->id);
                 update_program_state(s, program);
         }
-        (void) state_save(s);
+        if (persistent)   /* a write and an fsync on the loop: only when it changes the file */
+                (void) state_save(s);
         server_notify_status(s);
         call_reply_after_close(c, fds, n, NULL);
 }
@@ -303,7 +306,8 @@ static void method_take_link(struct call *c, void *params) {
         h->holder_pid = c->peer.pid;
         h->conn_id = 0;
         update_program_state(s, h->program);
-        (void) state_save(s);
+        if (h->lifetime == LIFETIME_PERSISTENT)
+                (void) state_save(s);
         log_full(LOG_INFO, &(struct log_ctx) { .handle = h->id, .kernel_id = h->kernel_id,
                                                .function = h->function, .uid = c->peer.uid,
                                                .pid = c->peer.pid },

@@ -417,7 +417,7 @@ static void method_unload(struct call *c, void *params) {
         uint64_t id, group;
         size_t n = 0, cap = 16;
         int *fds;
-        bool group_left = false;
+        bool group_left = false, persistent = false;
 
         if (!h)
                 return;
@@ -446,10 +446,12 @@ static void method_unload(struct call *c, void *params) {
                                         break;   /* leaves the rest loaded; reported below */
                                 fds = nf;
                         }
+                        persistent |= o->lifetime == LIFETIME_PERSISTENT;
                         fds[n++] = server_drop_handle(s, o->id);
                 }
         server_forget_orphans(s);
-        (void) state_save(s);
+        if (persistent)   /* a write and an fsync on the loop: only when it changes the file */
+                (void) state_save(s);
         server_notify_status(s);
         call_reply_after_close(c, fds, n, NULL);
         free(fds);
