@@ -5,6 +5,8 @@
  * hand-over with TAKE_FD()/TAKE_PTR(). */
 
 #include <errno.h>
+#include <stdint.h>
+#include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -59,3 +61,7 @@ static inline void closep(int *fd) {
 int fd_move_above_stdio(int fd);
 /* Closes every fd in the array and sets them to -EBADF. */
 void close_many(int *fds, size_t n);
+/* A close-on-exec duplicate of fd, >= 3; -errno on failure. */
+int fd_dup_cloexec(int fd);
+/* The clock's time in microseconds (CLOCK_REALTIME, CLOCK_MONOTONIC...). */
+uint64_t now_usec(clockid_t clock);

@@ -14,10 +14,6 @@
 #define BPF_MAP_TYPE_RINGBUF_ 27
 #define BPF_F_MMAPABLE_ (1U << 10)
 
-struct handle_params {
-        int64_t handle;
-};
-
 struct attach_params {
         int64_t handle;
         const char *lifetime;
@@ -44,12 +40,6 @@ struct attach_job {
         struct attach_item items[];
 };
 
-static int dup_fd(int fd) {
-        int r = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-
-        return r < 0 ? -errno : r;
-}
-
 /* All or nothing: if one attach fails, what did attach is detached again, here on the worker. */
 static void attach_run(struct job *job) {
         struct attach_job *j = (struct attach_job *) job;
@@ -66,11 +56,9 @@ static void attach_run(struct job *job) {
 static struct handle *link_new(struct call *c, const struct handle *prog, const struct attach_job *j) {
         enum handle_lifetime lifetime = j->lifetime;
         struct handle *l = handle_new(HANDLE_LINK, prog->name);
-        struct timespec ts;
 
         if (!l)
                 return NULL;
-        clock_gettime(CLOCK_REALTIME, &ts);
         l->lifetime = lifetime;
         l->state = HSTATE_ATTACHED;
         l->function = prog->function ? strdup(prog->function) : NULL;
@@ -82,7 +70,7 @@ static struct handle *link_new(struct call *c, const struct handle *prog, const 
         l->owner_uid = c->peer.uid;
         l->owner_pid = c->peer.pid;
         l->conn_id = lifetime == LIFETIME_CONNECTION ? c->conn_id : 0;
-        l->created_usec = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+        l->created_usec = now_usec(CLOCK_REALTIME);
         memcpy(l->grants, prog->grants, sizeof(l->grants));
         l->n_grants = prog->n_grants;
         for (size_t i = 0; i < j->n_grants && l->n_grants < GRANTS_MAX; i++)
@@ -205,7 +193,7 @@ static void method_attach(struct call *c, void *params) {
         }
         for (size_t i = 0; i < n; i++) {
                 j->items[i] = (struct attach_item) { .program = targets[i]->id, .link_fd = -EBADF,
-                                                     .prog_fd = dup_fd(targets[i]->fd) };
+                                                     .prog_fd = fd_dup_cloexec(targets[i]->fd) };
                 if (j->items[i].prog_fd < 0) {
                         int r = j->items[i].prog_fd;
                         for (size_t k = 0; k < i; k++)
@@ -334,7 +322,7 @@ static void method_share_map(struct call *c, void *params) {
          * holder can write it from user space any more, the program still does, and its fd can
          * be mapped PROT_READ. Everything else gets a read-only fd. */
         if (h->map_type == BPF_MAP_TYPE_RINGBUF_)
-                fd = dup_fd(h->fd);
+                fd = fd_dup_cloexec(h->fd);
         else if (h->map_flags & BPF_F_MMAPABLE_) {
                 fd = h->frozen ? 0 : bb_map_freeze(h->fd);
                 if (fd >= 0 && !h->frozen) {
@@ -343,7 +331,7 @@ static void method_share_map(struct call *c, void *params) {
                                 (void) state_save(c->server);
                 }
                 if (fd >= 0)
-                        fd = dup_fd(h->fd);
+                        fd = fd_dup_cloexec(h->fd);
         } else
                 fd = bb_map_fd_readonly(h->fd, c->server->cfg.pin_dir);
         writable = h->map_type == BPF_MAP_TYPE_RINGBUF_;
@@ -358,8 +346,6 @@ static void method_share_map(struct call *c, void *params) {
         vl_add_bool(p, "writable", writable);
         call_reply_fds(c, p, &fd, 1);
 }
-
-#define HANDLE_PARAM { { "handle", VL_INT, true, offsetof(struct handle_params, handle) }, {} }
 
 const struct method methods_link[] = {
         { "io.fexitd.Attach", method_attach, ROLE_CONSUMER,

@@ -130,13 +130,6 @@ static void load_run_and_trim(struct job *job) {
         (void) malloc_trim(0);
 }
 
-static uint64_t realtime_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 /* A new handle owned by the caller of c, with the load's lifetime and grants. */
 static struct handle *handle_for_call(struct load_job *j, enum handle_kind kind, const char *name) {
         struct call *c = j->call;
@@ -148,7 +141,7 @@ static struct handle *handle_for_call(struct load_job *j, enum handle_kind kind,
         h->owner_uid = c->peer.uid;
         h->owner_pid = c->peer.pid;
         h->conn_id = j->lifetime == LIFETIME_CONNECTION ? c->conn_id : 0;
-        h->created_usec = realtime_usec();
+        h->created_usec = now_usec(CLOCK_REALTIME);
         memcpy(h->grants, j->grants, j->n_grants * sizeof(struct grant));
         h->n_grants = j->n_grants;
         if (c->origin || j->catalog)
@@ -413,7 +406,8 @@ static void method_load(struct call *c, void *params) {
  * no program of that load is left. The fds are closed on a worker; the reply comes after. */
 static void method_unload(struct call *c, void *params) {
         struct server *s = c->server;
-        struct handle *h = call_get_handle(c, *(int64_t *) params, HANDLE_PROGRAM, ACCESS_OWN), *o;
+        struct handle *h = call_get_handle(c, ((struct handle_params *) params)->handle,
+                                           HANDLE_PROGRAM, ACCESS_OWN), *o;
         uint64_t id, group;
         size_t n = 0, cap = 16;
         int *fds;
@@ -469,6 +463,6 @@ const struct method methods_load[] = {
                   {} },
           sizeof(struct load_params), 1 },
         { "io.fexitd.Unload", method_unload, ROLE_CONSUMER,
-          (const struct vl_param[]) { { "handle", VL_INT, true, 0 }, {} }, sizeof(int64_t), 0 },
+          (const struct vl_param[]) HANDLE_PARAM, sizeof(struct handle_params), 0 },
         {}
 };

@@ -3,16 +3,12 @@
 #include <time.h>
 
 #include "config.h"
+#include "common/macro.h"
 #include "daemon/bpf-backend.h"
 #include "daemon/methods.h"
 
 static double age_sec(uint64_t created_usec) {
-        struct timespec ts;
-        double now;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        now = (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-        return created_usec ? now - (double) created_usec / 1e6 : 0;
+        return created_usec ? (double) (int64_t) (now_usec(CLOCK_REALTIME) - created_usec) / 1e6 : 0;
 }
 
 static json_object *target_to_json(const struct handle *h) {
@@ -87,10 +83,6 @@ static void method_list(struct call *c, void *params) {
                 (void) malloc_trim(0);
 }
 
-struct handle_params {
-        int64_t handle;
-};
-
 static void method_describe(struct call *c, void *params) {
         struct handle_params *p = params;
         struct handle *h = handle_table_get(&c->server->handles, p->handle > 0 ? (uint64_t) p->handle : 0);
@@ -114,12 +106,9 @@ static void method_describe(struct call *c, void *params) {
 static void method_status(struct call *c, void *params) {
         struct server *s = c->server;
         json_object *p = vl_obj();
-        struct timespec ts;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
         vl_add_str(p, "version", FEXITD_VERSION);
-        vl_add_double(p, "uptime_sec",
-                      (double) ts.tv_sec + (double) ts.tv_nsec / 1e9 - (double) s->start_usec / 1e6);
+        vl_add_double(p, "uptime_sec", (double) (now_usec(CLOCK_MONOTONIC) - s->start_usec) / 1e6);
         vl_add_int(p, "programs", (int64_t) handle_table_count(&s->handles, HANDLE_PROGRAM));
         vl_add_int(p, "links", (int64_t) handle_table_count(&s->handles, HANDLE_LINK));
         vl_add_int(p, "maps", (int64_t) handle_table_count(&s->handles, HANDLE_MAP));
@@ -130,8 +119,6 @@ static void method_status(struct call *c, void *params) {
         vl_add_bool(p, "persistence", s->persist);
         call_reply(c, p);
 }
-
-#define HANDLE_PARAM { { "handle", VL_INT, true, offsetof(struct handle_params, handle) }, {} }
 
 const struct method methods_query[] = {
         { "io.fexitd.List", method_list, ROLE_CONSUMER, (const struct vl_param[]) { {} }, 0, 0 },

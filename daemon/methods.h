@@ -20,6 +20,12 @@ struct method {
 /* Takes ownership of the call: validates and runs it, which ends in a reply. */
 void method_dispatch(struct call *c, const char *method);
 
+/* The parameters of the verbs that take nothing but a handle. */
+struct handle_params {
+        int64_t handle;
+};
+#define HANDLE_PARAM { { "handle", VL_INT, true, offsetof(struct handle_params, handle) }, {} }
+
 /* The verb groups, each in its own file. */
 extern const struct method methods_service[];   /* org.varlink.service */
 extern const struct method methods_query[];     /* List, Describe, Status */

@@ -18,13 +18,6 @@
 static void conn_free(struct conn *c);
 static void conn_process(struct conn *c);
 
-static uint64_t now_usec(clockid_t clock) {
-        struct timespec ts;
-
-        clock_gettime(clock, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 bool peer_in_group(const struct peer *p, gid_t gid) {
         if (p->gid == gid)
                 return true;
