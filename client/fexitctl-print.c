@@ -165,6 +165,20 @@ void print_load_result(FILE *f, const struct fexit_load_result *r) {
                 fprintf(f, "skipped %s: %s\n", r->skipped[i]->function, r->skipped[i]->reason);
 }
 
+static void print_features(FILE *f, const struct fexit_features *k) {
+        if (!k) {
+                fprintf(f, "%-14s%s\n", "Kernel:", "not probed yet");
+                return;
+        }
+        if (!k->fexit) {
+                fprintf(f, "%-14sfexit refused (%s)\n", "Kernel:", k->fexit_errno ? k->fexit_errno : "?");
+                return;
+        }
+        fprintf(f, "%-14sfexit yes, sleepable fexit.s %s, arguments up to %" PRId64 ", module BTF %s\n",
+                "Kernel:", k->sleepable_fexit ? "yes" : "no", k->max_fexit_args,
+                k->module_btf ? "yes" : "no");
+}
+
 void print_status(FILE *f, const struct fexit_status *s) {
         _cleanup_free_ char *user = user_text(s->caller_uid);
         int64_t up = (int64_t) s->uptime_sec;
@@ -177,6 +191,7 @@ void print_status(FILE *f, const struct fexit_status *s) {
         fprintf(f, "%-14s%" PRId64 "\n", "Maps:", s->maps);
         fprintf(f, "%-14s%" PRId64 "\n", "Connections:", s->connections);
         fprintf(f, "%-14s%s\n", "Persistence:", s->persistence ? "yes" : "no (persistent handles die with fexitd)");
+        print_features(f, s->features);
         fprintf(f, "%-14s%s (uid %" PRId64 "), %s\n", "You:", user ? user : "?", s->caller_uid,
                 s->caller_role_name);
 }

@@ -31,7 +31,8 @@
  *   io.fexitd.PermissionDenied, org.varlink.service.PermissionDenied      -EACCES
  *   io.fexitd.FunctionDenied                                              -EPERM
  *   io.fexitd.KernelError                                the errno it names (-EIO if unknown)
- *   io.fexitd.NotDetachable                                               -EOPNOTSUPP
+ *   io.fexitd.NotDetachable, FunctionNotSleepable                         -EOPNOTSUPP
+ *   io.fexitd.TooManyArguments                                            -E2BIG
  *   io.fexitd.InvalidFileDescriptors                                      -EBADF
  *   io.fexitd.LimitExceeded                                               -EDQUOT
  *   io.fexitd.ProtocolError, org.varlink.service.ExpectedMore             -EPROTO
@@ -199,6 +200,15 @@ struct fexit_load_result {
 };
 FEXIT_API struct fexit_load_result *fexit_load_result_free(struct fexit_load_result *r);
 
+/* What the kernel's fexit can do, as the daemon probed it at start by trying. */
+struct fexit_features {
+        bool fexit;                     /* fexit programs load at all */
+        const char *fexit_errno;        /* why not ("EPERM"); NULL when they do */
+        bool sleepable_fexit;           /* fexit.s/ on bpf_fentry_test1 loads */
+        int64_t max_fexit_args;         /* argument registers the trampoline saves; 0: unknown */
+        bool module_btf;                /* a loaded module has BTF */
+};
+
 struct fexit_status {
         const char *version;
         double uptime_sec;
@@ -207,6 +217,7 @@ struct fexit_status {
         enum fexit_role caller_role;
         const char *caller_role_name;
         bool persistence;               /* false: persistent handles die with the daemon */
+        const struct fexit_features *features;  /* NULL until the daemon's probe finished */
 };
 FEXIT_API struct fexit_status *fexit_status_free(struct fexit_status *s);
 

@@ -317,6 +317,7 @@ int load_result_from_json(json_object *o, struct fexit_load_result **ret) {
 
 struct status_impl {
         struct fexit_status pub;
+        struct fexit_features features;
         json_object *json;
 };
 
@@ -344,6 +345,20 @@ FEXIT_API struct fexit_status *fexit_status_free(struct fexit_status *s) {
         return NULL;
 }
 
+/* 1 when the daemon reported them; strings point into the status's JSON. */
+static int features_from_json(json_object *o, struct fexit_features *ret) {
+        if (!json_object_is_type(o, json_type_object))
+                return 0;
+        *ret = (struct fexit_features) {
+                .fexit = vl_get_bool(o, "fexit", false),
+                .fexit_errno = vl_get_str(o, "fexit_errno"),
+                .sleepable_fexit = vl_get_bool(o, "sleepable_fexit", false),
+                .max_fexit_args = vl_get_int(o, "max_fexit_args", 0),
+                .module_btf = vl_get_bool(o, "module_btf", false),
+        };
+        return 1;
+}
+
 int status_from_json(json_object *o, struct fexit_status **ret) {
         struct status_impl *impl = calloc(1, sizeof(*impl));
 
@@ -358,6 +373,8 @@ int status_from_json(json_object *o, struct fexit_status **ret) {
                                                impl->pub.caller_role_name);
         /* added to Status later: a daemon without it keeps persistent handles on bpffs */
         impl->pub.persistence = vl_get_bool(o, "persistence", true);
+        if (features_from_json(json_object_object_get(o, "features"), &impl->features) > 0)
+                impl->pub.features = &impl->features;
         *ret = &impl->pub;
         return 0;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <malloc.h>
+#include <string.h>
 #include <time.h>
 
 #include "config.h"
@@ -103,6 +104,18 @@ static void method_describe(struct call *c, void *params) {
         call_reply_error(c, "io.fexitd.NoSuchHandle", r);
 }
 
+static json_object *features_to_json(const struct bb_features *f) {
+        json_object *o = vl_obj();
+
+        vl_add_bool(o, "fexit", f->fexit);
+        if (!f->fexit)
+                vl_add_str(o, "fexit_errno", strerrorname_np(f->fexit_errno) ?: "EUNKNOWN");
+        vl_add_bool(o, "sleepable_fexit", f->sleepable_fexit);
+        vl_add_int(o, "max_fexit_args", f->max_args);
+        vl_add_bool(o, "module_btf", f->module_btf);
+        return o;
+}
+
 static void method_status(struct call *c, void *params) {
         struct server *s = c->server;
         json_object *p = vl_obj();
@@ -117,6 +130,8 @@ static void method_status(struct call *c, void *params) {
         vl_add_int(p, "caller_uid", c->peer.uid);
         vl_add_str(p, "caller_role", c->peer.role == ROLE_ADMIN ? "admin" : "consumer");
         vl_add_bool(p, "persistence", s->persist);
+        if (s->have_features)
+                vl_add(p, "features", features_to_json(&s->features));
         call_reply(c, p);
 }
 

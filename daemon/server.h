@@ -15,6 +15,7 @@
 #include <systemd/sd-event.h>
 
 #include "common/varlink-io.h"
+#include "daemon/bpf-backend.h"
 #include "daemon/handles.h"
 #include "daemon/worker.h"
 
@@ -72,6 +73,8 @@ struct server {
         bool persist;                /* the pin dir is usable: persistent handles survive restarts */
         gid_t admin_gid;
         bool have_admin_gid;
+        struct bb_features features; /* probed on a worker at start (server_warm_up) */
+        bool have_features;
 };
 
 struct method;

@@ -252,3 +252,25 @@ int test_call(int fd, const char *method, const char *params_json, const int *fd
         *ret_reply = o;
         return 0;
 }
+
+json_object *test_features(int fd) {
+        /* the probe runs on a worker after start: up to a minute under emulation */
+        for (int i = 0; i < 1200; i++) {
+                json_object *o, *f;
+                const char *err;
+
+                if (test_call(fd, "io.fexitd.Status", NULL, NULL, 0, &o, &err) < 0 || *err) {
+                        json_object_put(o);
+                        return NULL;
+                }
+                f = json_object_object_get(json_object_object_get(o, "parameters"), "features");
+                if (f) {
+                        json_object_get(f);
+                        json_object_put(o);
+                        return f;
+                }
+                json_object_put(o);
+                usleep(50000);
+        }
+        return NULL;
+}

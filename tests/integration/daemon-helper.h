@@ -44,6 +44,8 @@ int test_send_call(int fd, const char *method, const char *params_json, const in
 /* Receives one reply (timeout 30 s): parsed object, and the fds that came with it. Returns -EPIPE
  * if the daemon closed the connection. */
 int test_recv(int fd, json_object **ret, int *ret_fds, size_t *ret_n_fds);
+/* Status's "features" once the daemon's probe finished (a new reference), NULL if it never did. */
+json_object *test_features(int fd);
 /* send_call + recv; returns the error name (static empty string on success) in *ret_error. */
 int test_call(int fd, const char *method, const char *params_json, const int *fds, size_t n_fds,
               json_object **ret_reply, const char **ret_error);

@@ -5,6 +5,7 @@
  * refuses fexit (EPERM): that refusal itself is tested here; success paths run in the VM tier. */
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -333,6 +334,37 @@ START_TEST(kernel_refusal_is_reported) {
 }
 END_TEST
 
+/* Status reports what the kernel's fexit can do, probed at start by trying. Where fexit does not
+ * load (our hosts: EPERM) the rest is unknown and says so; the module BTF answer is checked
+ * against /sys/kernel/btf. */
+START_TEST(status_reports_kernel_features) {
+        int fd = test_connect(&d);
+        json_object *f = test_features(fd);
+        bool modules = false;
+        struct dirent *de;
+        DIR *dir = opendir("/sys/kernel/btf");
+
+        ck_assert_msg(f, "Status never reported features");
+        printf("status_reports_kernel_features: %s\n", json_object_to_json_string(f));
+        while (dir && (de = readdir(dir)))
+                modules = modules || (de->d_name[0] != '.' && strcmp(de->d_name, "vmlinux") != 0);
+        if (dir)
+                closedir(dir);
+        ck_assert_int_eq(vl_get_bool(f, "module_btf", !modules), modules);
+        if (!vl_get_bool(f, "fexit", true)) {
+                ck_assert_ptr_nonnull(vl_get_str(f, "fexit_errno"));
+                ck_assert(!vl_get_bool(f, "sleepable_fexit", true));
+                ck_assert_int_eq(vl_get_int(f, "max_fexit_args", -1), 0);
+        } else {
+                int64_t n = vl_get_int(f, "max_fexit_args", -1);
+                ck_assert_ptr_null(vl_get_str(f, "fexit_errno"));
+                ck_assert_msg(n == 6 || n == 12, "max_fexit_args %lld", (long long) n);
+        }
+        json_object_put(f);
+        test_disconnect(fd);
+}
+END_TEST
+
 START_TEST(client_vanishes_mid_request) {
         for (int i = 0; i < 20; i++) {
                 int fd = test_connect(&d), obj = object_fd();
@@ -586,6 +618,7 @@ int main(void) {
         tcase_add_test(tc, non_elf_object);
         tcase_add_test(tc, unknown_function);
         tcase_add_test(tc, kernel_refusal_is_reported);
+        tcase_add_test(tc, status_reports_kernel_features);
         tcase_add_test(tc, client_vanishes_mid_request);
         tcase_add_test(tc, pipelined_calls_answer_in_order);
         tcase_add_test(tc, oneway_calls_get_no_reply);

@@ -529,7 +529,8 @@ START_TEST(test_status_and_info) {
                            "\"caller_role\":\"consumer\"}}" },
                 { .reply = "{\"parameters\":{\"version\":\"0.2\",\"uptime_sec\":1,\"programs\":0,"
                            "\"links\":0,\"maps\":0,\"connections\":1,\"caller_uid\":0,"
-                           "\"caller_role\":\"admin\",\"persistence\":false}}" },
+                           "\"caller_role\":\"admin\",\"persistence\":false,\"features\":{\"fexit\":true,"
+                           "\"sleepable_fexit\":true,\"max_fexit_args\":12,\"module_btf\":false}}}" },
                 { .reply = "{\"parameters\":{\"vendor\":\"fexitd\",\"product\":\"fexitd\",\"version\":\"0.1.0\","
                            "\"url\":\"https://fexitd.invalid/\",\"interfaces\":[\"org.varlink.service\",\"io.fexitd\"]}}" },
         };
@@ -550,10 +551,15 @@ START_TEST(test_status_and_info) {
         ck_assert_int_eq(s->caller_uid, 1000);
         ck_assert_int_eq(s->caller_role, FEXIT_ROLE_CONSUMER);
         ck_assert(s->persistence);              /* not sent: a daemon from before the field */
+        ck_assert_ptr_null(s->features);        /* not sent: not probed yet */
         fexit_status_free(s);
         ck_assert_int_eq(fexit_client_status(c, &s), 0);
         ck_assert_int_eq(s->caller_role, FEXIT_ROLE_ADMIN);
         ck_assert(!s->persistence);
+        ck_assert_ptr_nonnull(s->features);
+        ck_assert(s->features->fexit && s->features->sleepable_fexit && !s->features->module_btf);
+        ck_assert_int_eq(s->features->max_fexit_args, 12);
+        ck_assert_ptr_null(s->features->fexit_errno);
         fexit_status_free(s);
         ck_assert_int_eq(fexit_client_get_info(c, &info), 0);
         ck_assert_str_eq(info->vendor, "fexitd");
@@ -644,6 +650,12 @@ static const struct {
           -ENOEXEC, "io.fexitd.NoFexitPrograms", "the object contains no fexit programs", "{}" },
         { "{\"error\":\"io.fexitd.LimitExceeded\",\"parameters\":{\"limit\":\"handles per user\",\"max\":64}}",
           -EDQUOT, "io.fexitd.LimitExceeded", "limit exceeded: handles per user (at most 64)", NULL },
+        { "{\"error\":\"io.fexitd.FunctionNotSleepable\",\"parameters\":{\"function\":\"bpf_fentry_test1\",\"reason\":\"not sleepable here\"}}",
+          -EOPNOTSUPP, "io.fexitd.FunctionNotSleepable",
+          "function 'bpf_fentry_test1' cannot take a sleepable fexit.s/ program: not sleepable here", NULL },
+        { "{\"error\":\"io.fexitd.TooManyArguments\",\"parameters\":{\"function\":\"do_mmap\",\"registers\":9,\"max\":6}}",
+          -E2BIG, "io.fexitd.TooManyArguments",
+          "function 'do_mmap' takes 9 argument registers; this kernel's fexit saves at most 6", NULL },
         { "{\"error\":\"io.fexitd.NotDetachable\",\"parameters\":{\"handle\":3,\"reason\":\"handed off\"}}",
           -EOPNOTSUPP, "io.fexitd.NotDetachable", "handle 3 cannot be detached: handed off", NULL },
         { "{\"error\":\"org.varlink.service.InvalidParameter\",\"parameters\":{\"parameter\":\"handle\"}}",
