@@ -1,6 +1,7 @@
 #!/bin/sh
 # vm-mode: fast
 # vm-timeout: 420
+# vm-modules: dummy
 # fexitd itself on a real kernel: tests/integration/test-daemon-kernel runs the installed
 # daemon on temporary dirs and checks load, attach, counting through a shared .bss, detach,
 # unload, TakeLink to a uid-65534 process (the link lives exactly as long as its fd there),
