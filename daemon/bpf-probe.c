@@ -36,38 +36,39 @@ static int probe_load(uint32_t btf_id, uint32_t flags) {
         return fd < 0 ? -errno : fd;
 }
 
-/* A vmlinux function that needs more than 6 argument registers and that fexitd may attach to:
- * the kernel's own test function when it has one (6.6+), else the first one in name order. */
-static const struct btf_func *many_args_function(const struct btf_index *idx) {
-        _cleanup_free_ const struct btf_func **v = NULL;
-        const struct btf_func *f = btf_index_lookup(idx, "bpf_modify_return_test2");
-        size_t n = 0;
+#define PROBE_TRIES_MAX 8
 
-        if (f && f->obj == 0 && f->nr_regs > 6)
-                return f;
-        if (btf_index_glob(idx, "*", &v, &n) < 0)
-                return NULL;
-        for (size_t i = 0; i < n; i++)
-                if (v[i]->obj == 0 && v[i]->nr_regs > 6 && v[i]->nr_regs <= PROBE_ARGS_MAX &&
-                    v[i]->traceable == 1 && !v[i]->vararg && !v[i]->odd_return &&
-                    !v[i]->big_struct_arg && !btf_func_deny_reason(v[i]->name))
-                        return v[i];
-        return NULL;
+/* Whether f's trampoline takes more than 6 registers: 1 yes, 0 no (ENOTSUPP, 524), -1 it did not
+ * tell (f cannot be traced at all, ...). Loading succeeds before 6.6 too; only attach refuses. */
+static int probe_attach_many(const struct btf_func *f) {
+        _cleanup_close_ int fd = probe_load(f->btf_id, 0), link = -EBADF;
+
+        if (fd < 0)
+                return -1;
+        link = bpf_link_create(fd, 0, BPF_TRACE_FEXIT, NULL);
+        return link >= 0 ? 1 : link == -524 || link == -E2BIG ? 0 : -1;
 }
 
-/* Loading a program for 7+ registers succeeds before 6.6 too; the trampoline refuses it only at
- * attach (-ENOTSUPP, 524). Attach and detach it to know. */
-static unsigned probe_max_args(const struct btf_index *idx) {
-        const struct btf_func *f = many_args_function(idx);
-        _cleanup_close_ int fd = -EBADF, link = -EBADF;
+static bool many_args_candidate(const struct btf_func *f) {
+        return f->obj == 0 && f->nr_regs > 6 && f->nr_regs <= PROBE_ARGS_MAX && f->traceable != 0 &&
+               !f->vararg && !f->odd_return && !f->big_struct_arg && !btf_func_deny_reason(f->name);
+}
 
-        if (!f)
-                return 0;
-        fd = probe_load(f->btf_id, 0);
-        if (fd < 0)
-                return 0;
-        link = bpf_link_create(fd, 0, BPF_TRACE_FEXIT, NULL);
-        return link >= 0 ? PROBE_ARGS_MAX : 6;
+/* The kernel's own 7-argument test function where it has one (6.6+), else the first vmlinux
+ * functions in name order that need 7..12 registers, until one tells. */
+static unsigned probe_max_args(const struct btf_index *idx) {
+        const struct btf_func *f = btf_index_lookup(idx, "bpf_modify_return_test2");
+        _cleanup_free_ const struct btf_func **v = NULL;
+        size_t n = 0, tries = 0;
+        int r = f && many_args_candidate(f) ? probe_attach_many(f) : -1;
+
+        if (r < 0 && btf_index_glob(idx, "*", &v, &n) >= 0)
+                for (size_t i = 0; r < 0 && i < n && tries < PROBE_TRIES_MAX; i++)
+                        if (many_args_candidate(v[i])) {
+                                tries++;
+                                r = probe_attach_many(v[i]);
+                        }
+        return r < 0 ? 0 : r ? PROBE_ARGS_MAX : 6;
 }
 
 /* Modules' BTF is in /sys/kernel/btf next to vmlinux when the kernel builds it

@@ -80,7 +80,8 @@ static const char *kind_name(enum bb_error_kind k) {
                 [BB_ERR_NO_FEXIT_PROGRAMS] = "NoFexitPrograms", [BB_ERR_NO_SUCH_PROGRAM] = "NoSuchProgram",
                 [BB_ERR_NO_SUCH_FUNCTION] = "NoSuchFunction", [BB_ERR_FUNCTION_DENIED] = "FunctionDenied",
                 [BB_ERR_VERIFIER] = "VerifierRejected", [BB_ERR_KERNEL] = "KernelError",
-                [BB_ERR_LIMIT_EXCEEDED] = "LimitExceeded",
+                [BB_ERR_LIMIT_EXCEEDED] = "LimitExceeded", [BB_ERR_NOT_SLEEPABLE] = "NotSleepable",
+                [BB_ERR_TOO_MANY_ARGS] = "TooManyArguments",
         };
         return k < sizeof(names) / sizeof(*names) ? names[k] : "?";
 }
