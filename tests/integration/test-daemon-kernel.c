@@ -613,6 +613,24 @@ static void read_bss(int fd, json_object *load_reply, void *buf, size_t size) {
         memcpy(buf, value, size);
 }
 
+/* A Load reply that attached: bpftool must see the link; then the trigger fires it and the .bss
+ * is read. Returns the link's kernel id. */
+static int64_t fire_loaded(int fd, json_object *o, const char *trigger, void *bss, size_t size) {
+        int64_t link_id = vl_get_int(first(o, "links"), "kernel_id", 0);
+
+        ck_assert(bpftool_has("link", link_id));
+        test_run_trigger(trigger);
+        read_bss(fd, o, bss, size);
+        return link_id;
+}
+
+/* The link was connection-bound: closing the connection detaches it. */
+static void disconnect_and_check_gone(int fd, json_object *load_reply, int64_t link_id) {
+        json_object_put(load_reply);
+        test_disconnect(fd);
+        ck_assert(bpftool_gone_soon("link", link_id));
+}
+
 /* Loads object (connection-bound) with params; the error name, "" on success, and the reply. */
 static const char *load_try(int fd, const char *object, const char *params, json_object **ret) {
         int obj = object_fd(object);
@@ -659,18 +677,13 @@ START_TEST(sleepable_fexit_per_kernel) {
                 return;
         }
         ck_assert_msg(!*err, "Linux %s: fexit.s/ refused: %s", kernel_release(), json_object_to_json_string(o));
-        link_id = vl_get_int(first(o, "links"), "kernel_id", 0);
-        ck_assert(bpftool_has("link", link_id));
-        test_run_trigger("fentry_trigger");
-        read_bss(fd, o, &res, sizeof(res));
+        link_id = fire_loaded(fd, o, "fentry_trigger", &res, sizeof(res));
         ck_assert_uint_ge(res.calls, 1);
         ck_assert_int_eq(res.copy_ret, -EFAULT);
         ck_assert_int_eq(res.last_ret, 2);
         printf("Linux %s: fexit.s/bpf_fentry_test1 fired %llu times, bpf_copy_from_user gave %ld\n",
                kernel_release(), (unsigned long long) res.calls, res.copy_ret);
-        json_object_put(o);
-        test_disconnect(fd);
-        ck_assert(bpftool_gone_soon("link", link_id));
+        disconnect_and_check_gone(fd, o, link_id);
 }
 END_TEST
 
@@ -708,17 +721,12 @@ START_TEST(seven_arguments_per_kernel) {
         }
         err = load_try(fd, "fexit_many_args", "{\"object\":0,\"attach\":true}", &o);
         ck_assert_msg(!*err, "Linux %s: 7 arguments refused: %s", kernel_release(), json_object_to_json_string(o));
-        link_id = vl_get_int(first(o, "links"), "kernel_id", 0);
-        ck_assert(bpftool_has("link", link_id));
-        test_run_trigger("fmod_ret_trigger");
-        read_bss(fd, o, &res, sizeof(res));
+        link_id = fire_loaded(fd, o, "fmod_ret_trigger", &res, sizeof(res));
         ck_assert_uint_ge(res.calls, 1);
         ck_assert_int_eq(res.seventh, 7);
         printf("Linux %s: fexit on bpf_modify_return_test2 fired %llu times, seventh argument %d\n",
                kernel_release(), (unsigned long long) res.calls, res.seventh);
-        json_object_put(o);
-        test_disconnect(fd);
-        ck_assert(bpftool_gone_soon("link", link_id));
+        disconnect_and_check_gone(fd, o, link_id);
 }
 END_TEST
 
