@@ -2,8 +2,9 @@
 /* What this kernel's fexit can do, found by trying, as libbpf's feature probes do: a version
  * number says nothing about a distribution's config or its backports. Each probe loads a
  * two-instruction program ("return 0") on one of the kernel's own test functions
- * (bpf_fentry_test1, bpf_modify_return_test2: nothing calls them but BPF_PROG_TEST_RUN), so
- * attaching it for a moment changes nothing that runs. */
+ * (bpf_fentry_test1, bpf_modify_return_test2: nothing calls them but BPF_PROG_TEST_RUN). Only
+ * a kernel without bpf_modify_return_test2 (before 6.6) gets it on an ordinary function instead,
+ * for the moment of one attach, which its trampoline refuses there anyway. */
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
