@@ -52,6 +52,8 @@ struct handle {
         uint64_t created_usec;        /* CLOCK_REALTIME, survives restarts */
         bool busy;                    /* a kernel job is working on it */
         bool frozen;                  /* map: frozen by ShareMap (BPF_MAP_FREEZE works once) */
+        const char *recovery;         /* static: NULL, or how a start without its state record
+                                         rebuilt it from its pin (state-rebuild.c) */
 
         struct grant grants[GRANTS_MAX];
         size_t n_grants;

@@ -45,6 +45,7 @@ json_object *handle_to_json(struct server *s, const struct handle *h) {
                 vl_add_int(o, "holder_pid", h->holder_pid);
         }
         vl_add_double(o, "age_sec", age_sec(h->created_usec));
+        vl_add_str(o, "recovery", h->recovery);
         if (h->kind == HANDLE_PROGRAM && h->fd >= 0 && bb_prog_info(h->fd, &info) >= 0 &&
             (info.run_cnt || info.run_time_ns)) {
                 vl_add_int(o, "run_count", (int64_t) info.run_cnt);
