@@ -404,7 +404,8 @@ int state_restore(struct server *s) {
         struct handle_table records;
         json_object *o = NULL;
         char boot_id[64] = "";
-        const char *saved_boot = NULL;
+        const char *saved_boot;
+        bool same_boot = false;
         uint64_t next = 0;
         int r = 0;
 
@@ -412,13 +413,14 @@ int state_restore(struct server *s) {
         if (read_state(s, &o) >= 0) {
                 (void) read_boot_id(boot_id);
                 saved_boot = vl_get_str(o, "boot_id");
+                same_boot = saved_boot && *boot_id && strcmp(saved_boot, boot_id) == 0;
                 parse_records(s, json_object_object_get(o, "handles"), &records);
                 next = get_num(o, "next_handle", STATE_HANDLE_MAX + 1);
                 json_object_put(o);
         }
         if (s->persist)
                 /* only handed-off links depend on the boot: pins vanish with the kernel anyway */
-                r = state_rebuild(s, &records, saved_boot && *boot_id && strcmp(saved_boot, boot_id) == 0);
+                r = state_rebuild(s, &records, same_boot);
         handle_table_done(&records);
         /* handles are never reused, whatever happened to the objects */
         if (next > s->handles.next_id)

@@ -480,8 +480,11 @@ START_TEST(many_bad_records_are_summarised) {
         fclose(f);
         ck_assert_msg(lines <= 5, "%u lines about dropped records", lines);
         ck_assert_int_eq(summaries, 1);
-        /* before: 355 MB kept after start; parsing costs hundreds of MB, all given back */
+        /* before: 355 MB kept after start; parsing costs hundreds of MB, all given back. Under
+         * ASan the daemon's freed memory sits in the quarantine: the bound is the normal build's. */
+#ifndef __SANITIZE_ADDRESS__
         ck_assert_msg(rss < 64 * 1024, "RSS after start: %ld kB", rss);
+#endif
         fprintf(stderr, "many_bad_records_are_summarised: %d records, daemon RSS after start %ld kB\n", N, rss);
 }
 END_TEST
