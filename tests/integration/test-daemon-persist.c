@@ -437,13 +437,40 @@ static long daemon_rss_kb(void) {
         return kb;
 }
 
+/* Restarts the daemon with its stderr (its log) going to DIR/daemon.log, whose path is returned. */
+static void restart_logging_to(char *path, size_t size) {
+        int saved, log;
+
+        snprintf(path, size, "%s/daemon.log", d.dir);
+        log = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ck_assert_int_ge(log, 0);
+        saved = dup(STDERR_FILENO);
+        ck_assert_int_ge(dup2(log, STDERR_FILENO), 0);
+        ck_assert_int_eq(test_daemon_restart(&d, SIGKILL), 0);
+        ck_assert_int_ge(dup2(saved, STDERR_FILENO), 0);
+        close(saved);
+        close(log);
+}
+
+/* How many lines of the log at path contain text. */
+static unsigned log_lines(const char *path, const char *text) {
+        char line[4096];
+        unsigned n = 0;
+        FILE *f = fopen(path, "re");
+
+        ck_assert_ptr_nonnull(f);
+        while (fgets(line, sizeof(line), f))
+                n += strstr(line, text) != NULL;
+        fclose(f);
+        return n;
+}
+
 /* 300,000 records without pins: a few lines and a count in the log, not 300,000 lines, and the
  * memory of parsing them given back. */
 START_TEST(many_bad_records_are_summarised) {
         enum { N = 300000 };
-        char path[400], line[4096];
-        unsigned lines = 0, summaries = 0;
-        int saved, log;
+        char path[400];
+        unsigned lines, summaries;
         long rss;
         FILE *f;
 
@@ -459,25 +486,11 @@ START_TEST(many_bad_records_are_summarised) {
                         i ? "," : "", 100 + i, 1000000 + i);
         fputs("]}", f);
         fclose(f);
-        /* the daemon logs to the stderr it inherits */
-        snprintf(path, sizeof(path), "%s/daemon.log", d.dir);
-        log = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        ck_assert_int_ge(log, 0);
-        saved = dup(STDERR_FILENO);
-        ck_assert_int_ge(dup2(log, STDERR_FILENO), 0);
-        ck_assert_int_eq(test_daemon_restart(&d, SIGKILL), 0);
-        ck_assert_int_ge(dup2(saved, STDERR_FILENO), 0);
-        close(saved);
-        close(log);
+        restart_logging_to(path, sizeof(path));
         assert_all_adopted("300,000 bad records");
         rss = daemon_rss_kb();
-        f = fopen(path, "re");
-        ck_assert_ptr_nonnull(f);
-        while (fgets(line, sizeof(line), f)) {
-                lines += strstr(line, "Dropping state record") != NULL;
-                summaries += strstr(line, "299995 more dropped state records") != NULL;
-        }
-        fclose(f);
+        lines = log_lines(path, "Dropping state record");
+        summaries = log_lines(path, "299995 more dropped state records");
         ck_assert_msg(lines <= 5, "%u lines about dropped records", lines);
         ck_assert_int_eq(summaries, 1);
         /* before: 355 MB kept after start; parsing costs hundreds of MB, all given back. Under
@@ -486,6 +499,39 @@ START_TEST(many_bad_records_are_summarised) {
         ck_assert_msg(rss < 64 * 1024, "RSS after start: %ld kB", rss);
 #endif
         fprintf(stderr, "many_bad_records_are_summarised: %d records, daemon RSS after start %ld kB\n", N, rss);
+}
+END_TEST
+
+/* After a lost state.json, the rebuilt programs may be a programs.d file's: loading the file again
+ * would run them twice, so it waits until they are unloaded. */
+START_TEST(programs_d_waits_for_rebuilt_programs) {
+        char path[400];
+        FILE *f;
+        int fd;
+
+        if (!d.bpffs)
+                return;
+        snprintf(path, sizeof(path), "%s/programs.d", d.conf_dir);
+        ck_assert_int_eq(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/programs.d/x.json", d.conf_dir);
+        f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs("{\"catalog\":\"no-such-entry\"}", f);
+        fclose(f);
+        remove_state();
+        restart_logging_to(path, sizeof(path));
+        assert_all_adopted("a deleted state file");
+        ck_assert_int_eq(log_lines(path, "programs.d/x.json: not loaded: programs rebuilt"), 1);
+        ck_assert_int_eq(log_lines(path, "programs.d/x.json failed"), 0);
+        /* once the rebuilt programs are gone, the file loads (and fails: no such catalog entry) */
+        fd = test_connect(&d);
+        unload(fd, PROG_A);
+        unload(fd, PROG_B);
+        test_disconnect(fd);
+        ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+        for (int i = 0; i < 500 && log_lines(path, "programs.d/x.json failed") == 0; i++)
+                usleep(10000);
+        ck_assert_int_eq(log_lines(path, "programs.d/x.json failed"), 1);
 }
 END_TEST
 
@@ -503,6 +549,7 @@ int main(void) {
         tcase_add_test(tc, bad_records_touch_nothing_else);
         tcase_add_test(tc, missing_boot_id_keeps_objects);
         tcase_add_test(tc, many_bad_records_are_summarised);
+        tcase_add_test(tc, programs_d_waits_for_rebuilt_programs);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
