@@ -500,7 +500,7 @@ START_TEST(persistent_survives_lost_state) {
                 o = describe(fd, prog);
                 h = json_object_object_get(params_of(o), "handle");
                 ck_assert_int_eq(vl_get_int(h, "kernel_id", 0), prog_id);
-                ck_assert_str_eq(vl_get_str(json_object_object_get(h, "target"), "function"), "do_unlinkat");
+                ck_assert_str_eq(vl_get_str(json_object_object_get(h, "target"), "function"), "vfs_unlink");
                 json_object_put(o);
                 test_disconnect(fd);
                 ck_assert_int_eq(bpftool_link_prog(link_id), prog_id);
