@@ -2,7 +2,7 @@
 #pragma once
 
 /* fexitctl's command line: a pure function from argv to a command struct (no I/O, no global
- * state), so that every rule of docs/fexitctl.md can be unit tested. */
+ * state), so that every rule of docs/man/fexitctl.1.scd can be unit tested. */
 
 #include <stdbool.h>
 #include <stddef.h>

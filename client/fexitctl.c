@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* fexitctl: the command line client of fexitd. One handler per command; each returns the exit
- * code (docs/fexitctl.md). Logs once, at this boundary, to stderr. */
+ * code (man fexitctl: docs/man/fexitctl.1.scd). Logs once, at this boundary, to stderr. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
