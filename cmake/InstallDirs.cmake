@@ -21,8 +21,8 @@ endfunction()
 # fexitd_pkg_config_dir(OUT MODULE VARIABLE FALLBACK): MODULE's pkg-config VARIABLE evaluated
 # with our prefix, as meson-based projects do (pkg_get_variable's DEFINE_VARIABLES needs CMake
 # 3.28). When MODULE's own prefix is ours, its layout stands as it is: Debian 12's systemd puts
-# units in /lib/systemd/system for prefix /usr. Otherwise prefix and systemd's root prefix are
-# both redefined, so --prefix /opt/fexitd gets /opt/fexitd/lib/systemd/system. Without MODULE's
+# units in /lib/systemd/system for prefix /usr. Otherwise prefix, systemd's root prefix and
+# datadir are redefined, so --prefix /opt/fexitd gets /opt/fexitd/lib/systemd/system. Without MODULE's
 # .pc file, OUT is ${CMAKE_INSTALL_PREFIX}/FALLBACK and the caller says so.
 # An OUT already set (a -D on the command line) wins.
 function(fexitd_pkg_config_dir out module variable fallback)
@@ -37,6 +37,8 @@ function(fexitd_pkg_config_dir out module variable fallback)
       foreach(var IN ITEMS prefix root_prefix rootprefix)
         list(APPEND defs "--define-variable=${var}=${CMAKE_INSTALL_PREFIX}")
       endforeach()
+      # bash-completion.pc spells datadir out (/usr/share) instead of deriving it.
+      list(APPEND defs "--define-variable=datadir=${CMAKE_INSTALL_FULL_DATADIR}")
     endif()
     execute_process(COMMAND ${PKG_CONFIG_EXECUTABLE} ${defs} --variable=${variable} ${module}
                     OUTPUT_VARIABLE dir OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)

@@ -36,7 +36,7 @@ done <"$tmp/files"
 
 for name in sbin/fexitd bin/fexitctl include/libfexit.h fexitd.socket fexitd.service \
             sysusers.d/fexitd.conf tmpfiles.d/fexitd.conf libfexit.so.0 pkgconfig/libfexit.pc \
-            programs/unlinksnoop.bpf.o policy.conf ${FEXITD_EXPECT_MAN:+man1/fexitctl.1 \
+            programs/unlinksnoop.bpf.o policy.conf completions/fexitctl ${FEXITD_EXPECT_MAN:+man1/fexitctl.1 \
             man8/fexitd.8 man5/fexitd-policy.conf.5 man5/fexitd-programs.d.5 man3/libfexit.3}; do
     grep -q "/$name\$" "$tmp/files" || fail "no .../$name installed"
 done
