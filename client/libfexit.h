@@ -240,6 +240,10 @@ struct fexit_load_opts {
         const char *const *grants;      /* "user:NAME" or "group:NAME" */
         size_t n_grants;
         bool attach;                    /* attach every loaded program; links are returned too */
+        /* The object's name ([A-Za-z0-9_.-], no leading '.', at most 128): libbpf
+         * names the .bss/.data/.rodata maps after it, truncated to 15 characters as bpftool
+         * shows them. NULL: the catalog entry's name, or "fexitd" for fexit_client_load(). */
+        const char *name;
 };
 
 /* Loads the fexit programs of the BPF ELF object open at object_fd (not consumed: the library

@@ -323,7 +323,8 @@ START_TEST(test_load_with_fd) {
                 { .sz = sizeof(sel[0]), .name = "spy", .target_prog_id = 42, .functions = fa, .n_functions = 2 },
         };
         FEXIT_OPTS(fexit_load_opts, opts, .programs = sel, .n_programs = 2,
-                   .lifetime = FEXIT_LIFETIME_PERSISTENT, .grants = grants, .n_grants = 2, .attach = true);
+                   .lifetime = FEXIT_LIFETIME_PERSISTENT, .grants = grants, .n_grants = 2, .attach = true,
+                   .name = "count");
         struct fexit_load_result *res = NULL;
         struct fexit_client *c;
         struct stat st_sent, st_got;
@@ -353,7 +354,7 @@ START_TEST(test_load_with_fd) {
                 "\"programs\":[{\"name\":\"count\",\"function\":\"do_unlinkat\"},"
                 "{\"name\":\"spy\",\"target_prog_id\":42,\"functions\":[\"vfs_read\",\"vfs_*\"]}],"
                 "\"lifetime\":\"persistent\",\"grants\":[\"user:alice\",\"group:bpf\"],"
-                "\"attach\":true,\"object\":0}}");
+                "\"attach\":true,\"name\":\"count\",\"object\":0}}");
         /* exactly one fd, the object itself; the caller's fd was not consumed */
         ck_assert_uint_eq(p.n_got_fds[0], 1);
         ck_assert_int_eq(fstat(p.got_fds[0][0], &st_got), 0);
