@@ -171,6 +171,9 @@ struct fexit_handle {
         int64_t key_size, value_size, max_entries, map_flags;
         const char *const *grants;      /* "user:NAME", "group:NAME" */
         size_t n_grants;
+        /* A handed-off link's holder process: "alive", "exited" (the link is detached unless the
+         * holder passed its fd on) or "unknown"; NULL for other handles and older daemons. */
+        const char *holder_state;
 };
 /* Accepts NULL; returns NULL. */
 FEXIT_API struct fexit_handle *fexit_handle_free(struct fexit_handle *h);

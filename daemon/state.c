@@ -96,6 +96,8 @@ static json_object *record_to_json(const struct handle *h) {
         vl_add_int(o, "owner_pid", h->owner_pid);
         vl_add_int(o, "holder_uid", h->holder_uid);
         vl_add_int(o, "holder_pid", h->holder_pid);
+        if (h->holder_start)
+                vl_add_int(o, "holder_start", (int64_t) h->holder_start);
         vl_add_int(o, "created_usec", (int64_t) h->created_usec);
         for (size_t i = 0; i < h->n_grants; i++)
                 json_object_array_add(g, json_object_new_string(grant_format(&h->grants[i], buf, sizeof(buf))));
@@ -195,6 +197,7 @@ static struct handle *record_from_json(json_object *o) {
         h->owner_pid = (pid_t) vl_get_int(o, "owner_pid", 0);
         h->holder_uid = (uid_t) vl_get_int(o, "holder_uid", 0);
         h->holder_pid = (pid_t) vl_get_int(o, "holder_pid", 0);
+        h->holder_start = (unsigned long long) vl_get_int(o, "holder_start", 0);
         h->created_usec = (uint64_t) vl_get_int(o, "created_usec", 0);
         g = json_object_object_get(o, "grants");
         for (size_t i = 0; g && json_object_is_type(g, json_type_array) &&
