@@ -51,6 +51,19 @@ static struct handle *handed_off(pid_t pid) {
         return h;
 }
 
+/* A loop, a child and a link handed off to it. */
+static struct handle *setup(struct server *s, pid_t *ret_pid) {
+        *s = (struct server) {};
+        ck_assert_int_eq(sd_event_new(&s->event), 0);
+        *ret_pid = child_start();
+        return handed_off(*ret_pid);
+}
+
+static void teardown(struct server *s, struct handle *h) {
+        handle_free(h);
+        sd_event_unref(s->event);
+}
+
 START_TEST(start_time_of_self) {
         unsigned long long a = 0, b = 0;
 
@@ -63,11 +76,10 @@ START_TEST(start_time_of_self) {
 END_TEST
 
 START_TEST(exit_is_noticed) {
-        struct server s = {};
-        pid_t pid = child_start();
-        struct handle *h = handed_off(pid);
+        struct server s;
+        pid_t pid;
+        struct handle *h = setup(&s, &pid);
 
-        ck_assert_int_eq(sd_event_new(&s.event), 0);
         holder_watch(&s, h, true);
         ck_assert_str_eq(holder_state_to_string(h->holder_state), "alive");
         ck_assert_uint_gt(h->holder_start, 0);
@@ -81,19 +93,17 @@ START_TEST(exit_is_noticed) {
         ck_assert_str_eq(holder_state_to_string(h->holder_state), "exited");
         ck_assert_ptr_null(h->holder_src);
         ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
-        handle_free(h);
-        sd_event_unref(s.event);
+        teardown(&s, h);
 }
 END_TEST
 
 /* After a restart: the recorded start time decides whether the pid is still the holder. */
 START_TEST(restart_checks_the_start_time) {
-        struct server s = {};
-        pid_t pid = child_start();
-        struct handle *h = handed_off(pid);
+        struct server s;
+        pid_t pid;
+        struct handle *h = setup(&s, &pid);
         unsigned long long start;
 
-        ck_assert_int_eq(sd_event_new(&s.event), 0);
         ck_assert_int_eq(holder_start_time(pid, &start), 0);
         h->holder_start = start;
         holder_watch(&s, h, false);
@@ -113,20 +123,17 @@ START_TEST(restart_checks_the_start_time) {
         child_reap(pid);
         holder_watch(&s, h, false);
         ck_assert_int_eq(h->holder_state, HOLDER_EXITED);
-        handle_free(h);
-        sd_event_unref(s.event);
+        teardown(&s, h);
 }
 END_TEST
 
 /* A handle freed while its holder lives drops the watch and its pidfd. */
 START_TEST(free_drops_the_watch) {
-        struct server s = {};
-        pid_t pid = child_start();
-        struct handle *h = handed_off(pid);
-
+        struct server s;
+        pid_t pid;
+        struct handle *h = setup(&s, &pid);
         int before;
 
-        ck_assert_int_eq(sd_event_new(&s.event), 0);
         ck_assert_int_eq(sd_event_run(s.event, 0), 0);   /* the loop's own fds exist now */
         before = fd_count();
         holder_watch(&s, h, true);
@@ -136,7 +143,7 @@ START_TEST(free_drops_the_watch) {
         ck_assert_int_eq(fd_count(), before);
         child_reap(pid);
         ck_assert_int_eq(sd_event_run(s.event, 0), 0);
-        sd_event_unref(s.event);
+        teardown(&s, NULL);
 }
 END_TEST
 
