@@ -15,8 +15,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
-#include "daemon/log.h"
 #include "daemon/holder.h"
+#include "daemon/log.h"
 #include "daemon/methods.h"
 #include "daemon/programs-d.h"
 #include "daemon/server.h"

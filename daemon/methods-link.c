@@ -7,8 +7,8 @@
 #include <time.h>
 
 #include "daemon/bpf-backend.h"
-#include "daemon/log.h"
 #include "daemon/holder.h"
+#include "daemon/log.h"
 #include "daemon/methods.h"
 
 /* From linux/bpf.h; this file stays free of bpf headers. */
