@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "daemon/holder.h"
 #include "daemon/log.h"
 #include "daemon/methods.h"
 #include "daemon/programs-d.h"
@@ -190,6 +191,7 @@ static int run(struct config *cfg) {
         }
         srv.persist = setup_pin_dir(cfg->pin_dir);
         (void) state_restore(&srv);
+        holder_watch_all(&srv);
         (void) sd_event_add_signal(e, NULL, SIGTERM, NULL, NULL);
         (void) sd_event_add_signal(e, NULL, SIGINT, NULL, NULL);
         (void) sd_event_add_signal(e, NULL, SIGHUP, on_reload, &srv);

@@ -124,6 +124,8 @@ static json_object *record_to_json(const struct handle *h) {
         vl_add_int(o, "owner_pid", h->owner_pid);
         vl_add_int(o, "holder_uid", h->holder_uid);
         vl_add_int(o, "holder_pid", h->holder_pid);
+        if (h->holder_start)
+                vl_add_int(o, "holder_start", (int64_t) h->holder_start);
         vl_add_int(o, "created_usec", (int64_t) h->created_usec);
         vl_add_str(o, "recovery", h->recovery);
         for (size_t i = 0; i < h->n_grants; i++)
@@ -291,6 +293,7 @@ static struct handle *record_from_json(json_object *o, const char **ret_reason) 
         h->owner_pid = (pid_t) get_num(o, "owner_pid", INT32_MAX);
         h->holder_uid = (uid_t) get_num(o, "holder_uid", UINT32_MAX - 1);
         h->holder_pid = (pid_t) get_num(o, "holder_pid", INT32_MAX);
+        h->holder_start = get_num(o, "holder_start", INT64_MAX);
         h->created_usec = get_num(o, "created_usec", INT64_MAX);
         h->recovery = parse_recovery(vl_get_str(o, "recovery"));
         record_grants(o, h);
