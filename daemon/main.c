@@ -32,6 +32,8 @@ static void help(void) {
                "  --catalog DIRS       ':'-separated catalog dirs (default CONF/programs:%s)\n"
                "  --admin-group NAME   members may call everything, like root (default fexit-admin)\n"
                "  --workers N          threads for kernel work (default 4)\n"
+               "  --limit NAME=VALUE   connection-queue, user-buffers, total-buffers (bytes, K/M/G),\n"
+               "                       message-timeout, reply-timeout (ms or s); docs/security.md\n"
                "  --log-level LEVEL    debug, info, notice, warning, err (default info)\n"
                "  --version, --help\n",
                FEXITD_SOCKET, FEXITD_PIN_DIR, FEXITD_STATE_DIR, FEXITD_CONF_DIR, FEXITD_CATALOG_DIR);
@@ -46,6 +48,51 @@ static int parse_level(const char *s) {
         return -EINVAL;
 }
 
+/* "64K", "32M", "1G", "250ms", "30s": a number with an optional unit. */
+static int parse_number(const char *s, const char *const *units, const uint64_t *scale, uint64_t *ret) {
+        char *end;
+        unsigned long long n;
+
+        errno = 0;
+        n = strtoull(s, &end, 10);
+        if (errno || end == s || *s == '-')
+                return -EINVAL;
+        for (size_t i = 0; units[i]; i++)
+                if (strcmp(end, units[i]) == 0) {
+                        if (n > UINT64_MAX / scale[i])
+                                return -ERANGE;
+                        *ret = n * scale[i];
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static int parse_limit(const char *arg, struct limits *l) {
+        static const char *const size_units[] = { "", "K", "M", "G", NULL };
+        static const uint64_t size_scale[] = { 1, 1 << 10, 1 << 20, 1 << 30 };
+        static const char *const time_units[] = { "ms", "s", NULL };
+        static const uint64_t time_scale[] = { 1000, 1000000 };
+        const char *eq = strchr(arg, '=');
+        uint64_t v;
+        int r = -EINVAL;
+
+        if (!eq)
+                return -EINVAL;
+#define IS(name) (strncmp(arg, name, (size_t) (eq - arg)) == 0 && strlen(name) == (size_t) (eq - arg))
+        if (IS("connection-queue") && (r = parse_number(eq + 1, size_units, size_scale, &v)) >= 0)
+                l->conn_queue = v;
+        else if (IS("user-buffers") && (r = parse_number(eq + 1, size_units, size_scale, &v)) >= 0)
+                l->user_buffers = v;
+        else if (IS("total-buffers") && (r = parse_number(eq + 1, size_units, size_scale, &v)) >= 0)
+                l->total_buffers = v;
+        else if (IS("message-timeout") && (r = parse_number(eq + 1, time_units, time_scale, &v)) >= 0)
+                l->message_usec = v;
+        else if (IS("reply-timeout") && (r = parse_number(eq + 1, time_units, time_scale, &v)) >= 0)
+                l->reply_usec = v;
+#undef IS
+        return r < 0 || v == 0 ? -EINVAL : 0;
+}
+
 static int parse_args(int argc, char **argv, struct config *cfg, int *level) {
         static const struct option opts[] = {
                 { "socket", required_argument, NULL, 's' },
@@ -55,6 +102,7 @@ static int parse_args(int argc, char **argv, struct config *cfg, int *level) {
                 { "catalog", required_argument, NULL, 'C' },
                 { "admin-group", required_argument, NULL, 'a' },
                 { "workers", required_argument, NULL, 'w' },
+                { "limit", required_argument, NULL, 'L' },
                 { "log-level", required_argument, NULL, 'l' },
                 { "version", no_argument, NULL, 'V' },
                 { "help", no_argument, NULL, 'h' },
@@ -70,6 +118,12 @@ static int parse_args(int argc, char **argv, struct config *cfg, int *level) {
                 case 'c': cfg->conf_dir = optarg; break;
                 case 'C': cfg->catalog_dirs = optarg; break;
                 case 'a': cfg->admin_group = *optarg ? optarg : NULL; break;
+                case 'L':
+                        if (parse_limit(optarg, &cfg->limits) < 0) {
+                                fprintf(stderr, "fexitd: --limit: cannot parse '%s'\n", optarg);
+                                return -EINVAL;
+                        }
+                        break;
                 case 'w': {
                         char *end;
                         unsigned long n = strtoul(optarg, &end, 10);
@@ -219,6 +273,7 @@ int main(int argc, char **argv) {
                 .conf_dir = FEXITD_CONF_DIR,
                 .admin_group = "fexit-admin",
                 .workers = 4,
+                .limits = LIMITS_DEFAULT,
         };
         char catalog[8192];
         int level = LOG_INFO, r;

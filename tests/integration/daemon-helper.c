@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -103,6 +104,44 @@ int test_daemon_fd_count(const struct test_daemon *d) {
                 n += de->d_name[0] != '.';
         closedir(dir);
         return n;
+}
+
+long test_daemon_rss_kb(const struct test_daemon *d) {
+        char path[64], line[256];
+        long kb = -1;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) d->pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+                        break;
+        fclose(f);
+        return kb;
+}
+
+long test_daemon_cpu_ticks(const struct test_daemon *d) {
+        char path[64], buf[1024], *p;
+        unsigned long utime, stime;
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) d->pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, sizeof(buf) - 1);
+        safe_close(fd);
+        if (n <= 0)
+                return -EIO;
+        buf[n] = 0;
+        /* the name may hold spaces and parentheses: fields count from the last ')' */
+        p = strrchr(buf, ')');
+        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+                return -EIO;
+        return (long) (utime + stime);
 }
 
 int test_daemon_quiet_fd_count(const struct test_daemon *d) {

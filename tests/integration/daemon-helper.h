@@ -29,6 +29,10 @@ void test_daemon_stop(struct test_daemon *d);
 /* Number of open fds of the daemon, from /proc/PID/fd. */
 int test_daemon_fd_count(const struct test_daemon *d);
 
+/* The daemon's resident memory in KiB (VmRSS), and its CPU time in clock ticks (utime + stime). */
+long test_daemon_rss_kb(const struct test_daemon *d);
+long test_daemon_cpu_ticks(const struct test_daemon *d);
+
 /* The same, counted while the daemon has exactly one connection (ours, subtracted): earlier
  * connections the daemon has not yet seen close do not count. */
 int test_daemon_quiet_fd_count(const struct test_daemon *d);
