@@ -110,9 +110,9 @@ static uint64_t server_now(struct server *s) {
 
 /* A connection takes its next call once the last is answered and its replies are read, but
  * for conn_queue bytes: a reply not yet read holds back the next call, as the socket holds
- * back the client. */
+ * back the client. A closing connection takes none. */
 static bool conn_may_take_call(struct conn *c) {
-        return !c->pending && vl_io_out_pending(&c->io) < c->server->cfg.limits.conn_queue;
+        return !c->pending && !c->closing && vl_io_out_pending(&c->io) < c->server->cfg.limits.conn_queue;
 }
 
 /* The loop watches for input only while the connection may take a new call, so a busy or
@@ -207,13 +207,23 @@ static void conn_send(struct conn *c, char *text, int *fds, size_t n_fds) {
         }
 }
 
-/* Replies with an error and hangs up: the client broke the protocol. */
+/* The client broke the protocol: what follows the bad message is discarded unanswered; the
+ * calls before it are still answered, then the error goes out and the connection closes
+ * (conn_process). The reply deadline bounds how long that may take. */
 static void conn_protocol_error(struct conn *c, const char *error, json_object *params) {
-        conn_send(c, vl_format_error(error, params), NULL, 0);
-        (void) vl_io_write(&c->io);
         log_full(LOG_NOTICE, &(struct log_ctx) { .uid = c->peer.uid, .pid = c->peer.pid },
                  "Disconnecting client: %s", error);
-        conn_free(c);
+        vl_io_drop_input(&c->io);
+        c->closing = true;
+        free(c->goodbye);
+        c->goodbye = vl_format_error(error, params);
+}
+
+static void conn_protocol_error_reason(struct conn *c, const char *error, const char *reason) {
+        json_object *p = vl_obj();
+
+        vl_add_str(p, "reason", reason);
+        conn_protocol_error(c, error, p);
 }
 
 static void call_free(struct call *c) {
@@ -267,6 +277,22 @@ void call_reply_invalid_parameter(struct call *c, const char *name) {
         call_reply_error(c, "org.varlink.service.InvalidParameter", p);
 }
 
+void call_reply_protocol_error(struct call *c, const char *reason) {
+        struct log_ctx ctx = { .uid = c->peer.uid, .pid = c->peer.pid,
+                               .method = c->method ? c->method->name : NULL };
+        struct conn *conn = c->conn;
+
+        log_full(LOG_INFO, &ctx, "Call refused: %s", reason);
+        if (!conn) {
+                call_free(c);
+                return;
+        }
+        conn->pending = NULL;
+        call_free(c);
+        conn_protocol_error_reason(conn, "io.fexitd.ProtocolError", reason);
+        conn_process(conn);
+}
+
 void call_reply_errno(struct call *c, const char *operation, int err) {
         json_object *p = vl_obj();
 
@@ -277,13 +303,11 @@ void call_reply_errno(struct call *c, const char *operation, int err) {
         call_reply_error(c, "io.fexitd.KernelError", p);
 }
 
-/* Parses one message into a call and dispatches it. Returns < 0 if the connection was freed
- * because the message broke the protocol. */
+/* Parses one message into a call and dispatches it. Returns < 0 if the connection was freed. */
 static int conn_handle_message(struct conn *c, char *text, int *fds, size_t n_fds) {
         struct call *call = calloc(1, sizeof(*call));
         const char *reason = "malformed JSON or not a JSON object";
         struct vl_call vc;
-        json_object *p;
 
         if (!call) {
                 close_many(fds, n_fds);
@@ -295,10 +319,8 @@ static int conn_handle_message(struct conn *c, char *text, int *fds, size_t n_fd
         memcpy(call->fds, fds, n_fds * sizeof(int));
         if (vl_json_parse(text, &call->msg) < 0 || vl_call_parse(call->msg, &vc, &reason) < 0) {
                 call_free(call);
-                p = vl_obj();
-                vl_add_str(p, "reason", reason);
-                conn_protocol_error(c, "io.fexitd.ProtocolError", p);
-                return -EBADMSG;
+                conn_protocol_error_reason(c, "io.fexitd.ProtocolError", reason);
+                return 0;
         }
         call->params = vc.parameters;
         call->oneway = vc.oneway;
@@ -323,7 +345,7 @@ static int conn_take_calls(struct conn *c) {
                         vl_add_str(p, "limit", "message size");
                         vl_add_int(p, "max", (int64_t) c->io.max_in);
                         conn_protocol_error(c, "io.fexitd.LimitExceeded", p);
-                        return -EBADMSG;
+                        break;
                 }
                 r = conn_handle_message(c, text, fds, n_fds);
                 free(text);
@@ -331,6 +353,15 @@ static int conn_take_calls(struct conn *c) {
                         return r;
         }
         return 0;
+}
+
+/* A closing connection ends once the pending call is answered and everything owed is sent. */
+static bool conn_done(struct conn *c) {
+        if (!c->closing || c->pending)
+                return false;
+        if (c->goodbye)
+                conn_send(c, TAKE_PTR(c->goodbye), NULL, 0);
+        return !vl_io_want_write(&c->io);
 }
 
 /* The connection's state machine: take the calls it may, flush what can be sent, again while
@@ -347,12 +378,13 @@ static void conn_process(struct conn *c) {
         do {
                 if (conn_take_calls(c) < 0)
                         return;
+                conn_done(c);
                 r = vl_io_write(&c->io);
                 if (r > 0)
                         c->out_since = server_now(c->server);
         } while (r >= 0 && conn_may_take_call(c) && vl_io_has_message(&c->io));
         c->in_process = false;
-        if (r < 0) {
+        if (r < 0 || conn_done(c)) {
                 conn_free(c);
                 return;
         }
@@ -374,15 +406,16 @@ static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *user
                 if (r > 0)
                         c->out_since = server_now(c->server);
         }
-        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        if (c->closing && (revents & (EPOLLHUP | EPOLLERR))) {
+                conn_free(c);   /* nobody is left to read what is owed */
+                return 0;
+        }
+        if (!c->closing && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
                 r = vl_io_read(&c->io);
-                if (r == -EPROTO) {
-                        json_object *p = vl_obj();
-                        vl_add_str(p, "reason", "truncated or too many file descriptors");
-                        conn_protocol_error(c, "io.fexitd.ProtocolError", p);
-                        return 0;
-                }
-                if (r < 0 && r != -EMSGSIZE) {
+                if (r == -EPROTO)
+                        conn_protocol_error_reason(c, "io.fexitd.ProtocolError",
+                                                   "truncated or too many file descriptors");
+                else if (r < 0 && r != -EMSGSIZE) {
                         conn_free(c);   /* the client is gone */
                         return 0;
                 }
@@ -398,6 +431,7 @@ static void conn_free(struct conn *c) {
                 c->pending->conn = NULL;   /* its job finishes and cleans up on its own */
         sd_event_source_disable_unref(c->src);
         vl_io_done(&c->io);
+        free(c->goodbye);
         if (c->prev)
                 c->prev->next = c->next;
         else

@@ -80,6 +80,8 @@ struct conn {
         uint64_t in_since;           /* CLOCK_MONOTONIC: a message began and is waited for */
         uint64_t out_since;          /* CLOCK_MONOTONIC: replies queued, or last written */
         struct call *pending;        /* the call being answered, at most one */
+        char *goodbye;               /* closing: the error to send once the pending call is answered */
+        bool closing;                /* broke the protocol: owed replies go out, then it closes */
         bool in_process;
         struct conn *prev, *next;
 };
@@ -140,6 +142,9 @@ void call_reply_fds(struct call *c, json_object *params, int *fds, size_t n_fds)
 void call_reply_error(struct call *c, const char *error, json_object *params);
 void call_reply_invalid_parameter(struct call *c, const char *name);
 void call_reply_errno(struct call *c, const char *operation, int err);   /* io.fexitd.KernelError */
+/* The call broke the protocol: no reply; the connection answers the calls before it, sends
+ * io.fexitd.ProtocolError with reason and closes (docs/io.fexitd.varlink). */
+void call_reply_protocol_error(struct call *c, const char *reason);
 
 /* Runs a call on the daemon's own behalf, as root, with no connection to answer to: its outcome
  * is logged under origin. Takes ownership of msg and fds. */

@@ -254,6 +254,80 @@ START_TEST(overdue_clients_are_disconnected) {
 }
 END_TEST
 
+static void append_calls(FILE *f, const char *call, int n) {
+        for (int i = 0; i < n; i++)
+                fwrite(call, 1, strlen(call) + 1, f);
+}
+
+/* D5: the calls before a bad message are answered, then the ProtocolError, then EOF. Only 1,166
+ * of 5,000 replies used to arrive here, and no error. */
+START_TEST(protocol_error_after_owed_replies) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        int fd, st, replies = 0;
+        json_object *o = NULL;
+        pid_t pid;
+
+        ck_assert_int_eq(test_daemon_start(&d, NULL), 0);
+        append_calls(f, "{\"method\":\"io.fexitd.Status\"}", 5000);
+        append_calls(f, "{\"method\":", 1);
+        append_calls(f, "{\"method\":\"io.fexitd.Status\"}", 5000);
+        fclose(f);
+        fd = test_connect(&d);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+                _exit(test_send_raw(fd, buf, len, NULL, 0) == 0 ? 0 : 1);   /* the rest is refused */
+        /* read only once the daemon has queued replies: those were lost when it hung up */
+        sleep(1);
+        while (test_recv(fd, &o, NULL, NULL) == 0 && !vl_get_str(o, "error")) {
+                ck_assert_int_ge(vl_get_int(params_of(o), "connections", -1), 1);
+                json_object_put(o);
+                o = NULL;
+                replies++;
+        }
+        printf("%s: %d replies, then %s\n", __func__, replies, o ? vl_get_str(o, "error") : "EOF");
+        fflush(stdout);
+        ck_assert_int_eq(replies, 5000);
+        ck_assert_ptr_nonnull(o);
+        ck_assert_str_eq(vl_get_str(o, "error"), "io.fexitd.ProtocolError");
+        json_object_put(o);
+        ck_assert_int_eq(test_recv(fd, &o, NULL, NULL), -EPIPE);
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        test_disconnect(fd);
+        free(buf);
+}
+END_TEST
+
+/* A oneway TakeLink or ShareMap would close the fd it returns unsent while the handle counts as
+ * handed off or shared: refused as a protocol error, after the calls before it are answered. */
+START_TEST(oneway_fd_methods_are_refused) {
+        static const char *const methods[] = { "io.fexitd.TakeLink", "io.fexitd.ShareMap" };
+
+        ck_assert_int_eq(test_daemon_start(&d, NULL), 0);
+        for (size_t i = 0; i < ELEMENTSOF(methods); i++) {
+                int fd = test_connect(&d);
+                char msg[200];
+                json_object *o;
+
+                snprintf(msg, sizeof(msg), "{\"method\":\"io.fexitd.Status\"}%c"
+                         "{\"method\":\"%s\",\"parameters\":{\"handle\":1},\"oneway\":true}", 0, methods[i]);
+                ck_assert_int_eq(test_send_raw(fd, msg, strlen(msg) + 1 + strlen(msg + strlen(msg) + 1) + 1,
+                                               NULL, 0), 0);
+                ck_assert_int_eq(test_recv(fd, &o, NULL, NULL), 0);
+                ck_assert_ptr_null(vl_get_str(o, "error"));
+                json_object_put(o);
+                ck_assert_int_eq(test_recv(fd, &o, NULL, NULL), 0);
+                ck_assert_str_eq(vl_get_str(o, "error"), "io.fexitd.ProtocolError");
+                ck_assert_ptr_nonnull(strstr(vl_get_str(params_of(o), "reason"), "oneway"));
+                json_object_put(o);
+                ck_assert_int_eq(test_recv(fd, &o, NULL, NULL), -EPIPE);
+                test_disconnect(fd);
+        }
+}
+END_TEST
+
 /* FEXITD_TEST_ONLY=NAME runs one test. */
 #define ADD_TEST(tc, t)                                                                          \
         do {                                                                                     \
@@ -273,6 +347,8 @@ int main(void) {
         ADD_TEST(tc, half_sent_messages_are_bounded);
         ADD_TEST(tc, large_pipelined_replies_all_arrive);
         ADD_TEST(tc, overdue_clients_are_disconnected);
+        ADD_TEST(tc, protocol_error_after_owed_replies);
+        ADD_TEST(tc, oneway_fd_methods_are_refused);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
