@@ -424,6 +424,8 @@ static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *user
         return 0;
 }
 
+static void accept_resume(struct server *s);
+
 static void conn_free(struct conn *c) {
         struct server *s = c->server;
 
@@ -444,6 +446,8 @@ static void conn_free(struct conn *c) {
         user_drop_conn(s, c->user);
         server_release_connection(s, c->id);
         free(c);
+        if (s->accept_starved)
+                accept_resume(s);   /* an fd was just freed */
 }
 
 static void timer_arm(sd_event_source *src, uint64_t usec) {
@@ -498,6 +502,28 @@ static void reject(int fd, const char *limit, int64_t max) {
         safe_close(fd);
 }
 
+/* Out of fds (or kernel memory) the listener stays readable, and retrying at once would spin:
+ * stop watching it until a connection closes or ACCEPT_RETRY_USEC pass, and say so once. */
+#define ACCEPT_RETRY_USEC (500 * 1000ULL)
+
+static void accept_resume(struct server *s) {
+        (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_ON);
+}
+
+static int on_accept_retry(sd_event_source *src, uint64_t usec, void *userdata) {
+        accept_resume(userdata);
+        return 0;
+}
+
+static void accept_pause(struct server *s, int err) {
+        if (!s->accept_starved)
+                log_warning("Cannot accept connections: %s; pausing the listener until a connection "
+                            "closes (retrying every %llu ms).", strerror(err), ACCEPT_RETRY_USEC / 1000);
+        s->accept_starved = true;
+        (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_OFF);
+        timer_arm(s->accept_retry_src, ACCEPT_RETRY_USEC);
+}
+
 static int conn_new(struct server *s, int fd, const struct peer *peer) {
         _cleanup_free_ struct conn *c = calloc(1, sizeof(*c));
         int r;
@@ -535,8 +561,15 @@ static int on_accept(sd_event_source *src, int lfd, uint32_t revents, void *user
         int fd;
 
         fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0)
-                return 0;   /* EAGAIN, or the client already left */
+        if (fd < 0) {
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                        accept_pause(s, errno);
+                return 0;   /* else EAGAIN, or the client already left */
+        }
+        if (s->accept_starved) {
+                s->accept_starved = false;
+                log_notice("Accepting connections again.");
+        }
         fd = fd_move_above_stdio(fd);
         if (fd < 0 || peer_read(s, fd, &peer) < 0) {
                 safe_close(fd);
@@ -578,10 +611,14 @@ int server_init(struct server *s, sd_event *e, const struct config *cfg, int lis
         r = worker_pool_new(e, cfg->workers, &s->pool);
         if (r < 0)
                 return r;
-        /* the timer starts disabled and runs while there are connections */
+        /* both timers start disabled and are armed when needed */
         r = sd_event_add_time(e, &s->sweep_src, CLOCK_MONOTONIC, 0, 0, on_sweep, s);
         if (r >= 0)
                 r = sd_event_source_set_enabled(s->sweep_src, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time(e, &s->accept_retry_src, CLOCK_MONOTONIC, 0, 0, on_accept_retry, s);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s->accept_retry_src, SD_EVENT_OFF);
         if (r < 0)
                 return r;
         return sd_event_add_io(e, &s->listen_src, listen_fd, EPOLLIN, on_accept, s);
@@ -592,6 +629,7 @@ void server_done(struct server *s) {
                 conn_free(s->conns);
         sd_event_source_disable_unref(s->listen_src);
         sd_event_source_disable_unref(s->sweep_src);
+        sd_event_source_disable_unref(s->accept_retry_src);
         s->pool = worker_pool_free(s->pool);
         handle_table_done(&s->handles);
         s->policy = policy_free(s->policy);

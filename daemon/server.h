@@ -96,6 +96,8 @@ struct server {
         struct user *users;
         size_t buffers;              /* held by all connections */
         sd_event_source *sweep_src;  /* enforces the message and reply deadlines */
+        sd_event_source *accept_retry_src;
+        bool accept_starved;         /* out of fds: the listener rests until the retry */
         uint64_t next_conn_id;
         struct handle_table handles;
         struct worker_pool *pool;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -30,6 +31,9 @@ static int spawn(struct test_daemon *d, const char *const *extra) {
         if (d->pid < 0)
                 return -errno;
         if (d->pid == 0) {
+                struct rlimit rl = { d->nofile, d->nofile };
+                if (d->nofile && setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        _exit(126);
                 execv(argv[0], (char **) argv);
                 _exit(127);
         }
@@ -50,7 +54,11 @@ static int spawn(struct test_daemon *d, const char *const *extra) {
 }
 
 int test_daemon_start(struct test_daemon *d, const char *const *extra) {
-        *d = (struct test_daemon) {};
+        return test_daemon_start_nofile(d, extra, 0);
+}
+
+int test_daemon_start_nofile(struct test_daemon *d, const char *const *extra, unsigned nofile) {
+        *d = (struct test_daemon) { .nofile = nofile };
         snprintf(d->dir, sizeof(d->dir), "/tmp/fexitd-test-XXXXXX");
         if (!mkdtemp(d->dir) || chmod(d->dir, 0755) < 0)   /* unprivileged test clients connect too */
                 return -errno;

@@ -18,11 +18,14 @@ struct test_daemon {
         char state_dir[300];
         char conf_dir[300];
         bool bpffs;             /* pins/ is a bpffs mount of our own */
+        unsigned nofile;        /* RLIMIT_NOFILE (soft and hard) for the daemon; 0: inherited */
         const char *const *extra_args;   /* kept for restarts */
 };
 
 /* Starts fexitd (path from FEXITD_BIN) and waits until it answers. extra: NULL-terminated. */
 int test_daemon_start(struct test_daemon *d, const char *const *extra_args);
+/* The same, with RLIMIT_NOFILE set to nofile (soft and hard) before the daemon is executed. */
+int test_daemon_start_nofile(struct test_daemon *d, const char *const *extra_args, unsigned nofile);
 /* Restarts on the same dirs (state, pins and conf are kept). */
 int test_daemon_restart(struct test_daemon *d, int sig);
 void test_daemon_stop(struct test_daemon *d);

@@ -254,6 +254,43 @@ START_TEST(overdue_clients_are_disconnected) {
 }
 END_TEST
 
+/* D2: out of fds, accept4() fails with EMFILE while the listener stays readable. The daemon
+ * used to retry at once, forever (146 CPU ticks in the 2 s window here); now it rests the
+ * listener, and serves again as soon as fds are free. */
+START_TEST(out_of_fds_does_not_spin) {
+        int fds[80], n = 0, late;
+        long t0, t1;
+
+        ck_assert_int_eq(test_daemon_start_nofile(&d, NULL, 48), 0);
+        /* connections are accepted up to the limit; the rest wait in the backlog */
+        for (; n < (int) ELEMENTSOF(fds); n++)
+                ck_assert_int_ge(fds[n] = test_connect(&d), 0);
+        /* until its fd count stops growing: fds it inherited above the limit count too */
+        for (int still = 0, last = 0, now; still < 50; still++, last = now) {
+                usleep(10000);
+                now = test_daemon_fd_count(&d);
+                if (now != last)
+                        still = 0;
+        }
+        ck_assert_int_ge(test_daemon_fd_count(&d), 48);
+        t0 = test_daemon_cpu_ticks(&d);
+        sleep(2);
+        t1 = test_daemon_cpu_ticks(&d);
+        printf("%s: %ld CPU ticks (1/%ld s) in a 2 s window out of fds\n", __func__, t1 - t0,
+               sysconf(_SC_CLK_TCK));
+        fflush(stdout);
+        ck_assert_int_le(t1 - t0, sysconf(_SC_CLK_TCK) / 10);
+        /* fds freed: the waiting connections and new ones are served */
+        for (int i = 0; i < n - 1; i++)
+                test_disconnect(fds[i]);
+        ck_assert_int_ge(status_int(fds[n - 1], "connections"), 1);
+        late = test_connect(&d);
+        ck_assert_int_ge(status_int(late, "connections"), 1);
+        test_disconnect(late);
+        test_disconnect(fds[n - 1]);
+}
+END_TEST
+
 static void append_calls(FILE *f, const char *call, int n) {
         for (int i = 0; i < n; i++)
                 fwrite(call, 1, strlen(call) + 1, f);
@@ -347,6 +384,7 @@ int main(void) {
         ADD_TEST(tc, half_sent_messages_are_bounded);
         ADD_TEST(tc, large_pipelined_replies_all_arrive);
         ADD_TEST(tc, overdue_clients_are_disconnected);
+        ADD_TEST(tc, out_of_fds_does_not_spin);
         ADD_TEST(tc, protocol_error_after_owed_replies);
         ADD_TEST(tc, oneway_fd_methods_are_refused);
         suite_add_tcase(s, tc);
