@@ -46,6 +46,7 @@ struct config {
         const char *conf_dir;
         const char *catalog_dirs;    /* ':'-separated, searched in order */
         const char *admin_group;     /* members may call everything, like root */
+        const char *socket_group;    /* owns the socket we bind ourselves (not socket-activated) */
         unsigned workers;
         struct limits limits;
 };

@@ -22,8 +22,12 @@
 static int spawn(struct test_daemon *d, const char *const *extra) {
         const char *argv[32] = { getenv("FEXITD_BIN") ?: FEXITD_BIN, "--socket", d->socket, "--pin-dir", d->pin_dir,
                                  "--state-dir", d->state_dir, "--conf-dir", d->conf_dir,
-                                 "--log-level", getenv("FEXITD_TEST_LOG") ? "debug" : "warning" };
-        size_t n = 11;
+                                 "--log-level", getenv("FEXITD_TEST_LOG") ? "debug" : "warning",
+                                 /* the gate of fexitd.socket, with the group our unprivileged
+                                  * clients (65534:65534) are in: where the fexit group exists,
+                                  * as in the VM, the default would lock them out */
+                                 "--socket-group", "nogroup" };
+        size_t n = 13;
 
         for (size_t i = 0; extra && extra[i] && n < ELEMENTSOF(argv) - 1; i++)
                 argv[n++] = extra[i];

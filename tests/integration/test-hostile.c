@@ -365,6 +365,54 @@ START_TEST(oneway_fd_methods_are_refused) {
 }
 END_TEST
 
+/* As uid:gid, connects to the daemon: 0 or -errno. */
+static int connect_as(uid_t uid, gid_t gid) {
+        pid_t pid = fork();
+        int st;
+
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                int fd;
+                if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+                        _exit(100);
+                fd = test_connect(&d);
+                _exit(fd >= 0 ? 0 : -fd);
+        }
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert(WIFEXITED(st) && WEXITSTATUS(st) != 100);
+        return -WEXITSTATUS(st);
+}
+
+/* Without socket activation the daemon gives its socket the gate of fexitd.socket: root:GROUP
+ * 0660. It used to be 0666 always. */
+START_TEST(socket_has_the_units_mode) {
+        static const char *const extra[] = { "--socket-group", "nogroup", NULL };
+        struct group *gr = getgrnam("nogroup");
+        struct stat st;
+
+        ck_assert_ptr_nonnull(gr);
+        ck_assert_int_eq(test_daemon_start(&d, extra), 0);
+        ck_assert_int_eq(stat(d.socket, &st), 0);
+        ck_assert_int_eq(st.st_mode & 07777, 0660);
+        ck_assert_int_eq(st.st_uid, geteuid());
+        ck_assert_int_eq(st.st_gid, gr->gr_gid);
+        ck_assert_int_eq(connect_as(NOBODY, gr->gr_gid), 0);
+        ck_assert_int_eq(connect_as(1, 1), -EACCES);
+}
+END_TEST
+
+/* A group that does not exist leaves the socket open to all, as documented. */
+START_TEST(socket_without_its_group_is_open) {
+        static const char *const extra[] = { "--socket-group", "no-such-group-here", NULL };
+        struct stat st;
+
+        ck_assert_int_eq(test_daemon_start(&d, extra), 0);
+        ck_assert_int_eq(stat(d.socket, &st), 0);
+        ck_assert_int_eq(st.st_mode & 07777, 0666);
+        ck_assert_int_eq(connect_as(1, 1), 0);
+}
+END_TEST
+
 /* FEXITD_TEST_ONLY=NAME runs one test. */
 #define ADD_TEST(tc, t)                                                                          \
         do {                                                                                     \
@@ -387,6 +435,8 @@ int main(void) {
         ADD_TEST(tc, out_of_fds_does_not_spin);
         ADD_TEST(tc, protocol_error_after_owed_replies);
         ADD_TEST(tc, oneway_fd_methods_are_refused);
+        ADD_TEST(tc, socket_has_the_units_mode);
+        ADD_TEST(tc, socket_without_its_group_is_open);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
