@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 
 #include "common/macro.h"
 #include "common/varlink-json.h"
@@ -413,6 +414,69 @@ START_TEST(socket_without_its_group_is_open) {
 }
 END_TEST
 
+/* Writes a state of n pinned maps (handles 1..n) for the next start to re-adopt. */
+static void write_state_of_maps(int n) {
+        char path[400], boot[64] = "";
+        FILE *f;
+
+        f = fopen("/proc/sys/kernel/random/boot_id", "re");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_ptr_nonnull(fgets(boot, sizeof(boot), f));
+        boot[strcspn(boot, "\n")] = 0;
+        fclose(f);
+        snprintf(path, sizeof(path), "%s/state.json", d.state_dir);
+        f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "{\"version\":1,\"boot_id\":\"%s\",\"next_handle\":%d,\"handles\":[", boot, n + 1);
+        for (int i = 1; i <= n; i++) {
+                struct bpf_map_info info = {};
+                __u32 len = sizeof(info);
+                int map = bpf_map_create(BPF_MAP_TYPE_ARRAY, "early", 4, 8, 1, NULL);
+
+                ck_assert_int_ge(map, 0);
+                ck_assert_int_eq(bpf_obj_get_info_by_fd(map, &info, &len), 0);
+                snprintf(path, sizeof(path), "%s/map-%d", d.pin_dir, i);
+                ck_assert_int_eq(bpf_obj_pin(map, path), 0);
+                safe_close(map);
+                fprintf(f, "%s{\"handle\":%d,\"kind\":\"map\",\"state\":\"loaded\",\"kernel_id\":%u,"
+                        "\"name\":\"early\",\"group\":%d,\"map_type\":%d,\"key_size\":4,\"value_size\":8,"
+                        "\"max_entries\":1,\"map_flags\":0,\"frozen\":false,\"owner_uid\":0,"
+                        "\"owner_pid\":0,\"created_usec\":1,\"grants\":[]}",
+                        i > 1 ? "," : "", i, info.id, i, BPF_MAP_TYPE_ARRAY);
+        }
+        fprintf(f, "]}");
+        fclose(f);
+}
+
+static size_t list_length(int fd) {
+        json_object *o;
+        const char *err;
+        size_t n;
+
+        ck_assert_int_eq(test_call(fd, "io.fexitd.List", NULL, NULL, 0, &o, &err), 0);
+        ck_assert_msg(!*err, "List failed: %s", json_object_to_json_string(o));
+        n = json_object_array_length(json_object_object_get(params_of(o), "handles"));
+        json_object_put(o);
+        return n;
+}
+
+/* The socket listens before the state is re-adopted: a client that connects that early waits
+ * (the loop runs only after re-adoption) and never sees a table half built. */
+START_TEST(early_clients_see_the_whole_table) {
+        enum { N = 2000 };
+        int fd;
+
+        ck_assert_int_eq(test_daemon_start(&d, NULL), 0);
+        ck_assert_msg(d.bpffs, "no bpffs of our own to pin into");
+        kill(d.pid, SIGSTOP);   /* so that it cannot rewrite the state while we write it */
+        write_state_of_maps(N);
+        ck_assert_int_eq(test_daemon_restart(&d, SIGKILL), 0);
+        fd = test_connect(&d);   /* at once: test_daemon_restart returns when the socket listens */
+        ck_assert_int_eq(list_length(fd), N);
+        test_disconnect(fd);
+}
+END_TEST
+
 /* FEXITD_TEST_ONLY=NAME runs one test. */
 #define ADD_TEST(tc, t)                                                                          \
         do {                                                                                     \
@@ -437,6 +501,7 @@ int main(void) {
         ADD_TEST(tc, oneway_fd_methods_are_refused);
         ADD_TEST(tc, socket_has_the_units_mode);
         ADD_TEST(tc, socket_without_its_group_is_open);
+        ADD_TEST(tc, early_clients_see_the_whole_table);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
