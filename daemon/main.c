@@ -76,7 +76,7 @@ static int parse_limit(const char *arg, struct limits *l) {
         static const char *const time_units[] = { "ms", "s", NULL };
         static const uint64_t time_scale[] = { 1000, 1000000 };
         const char *eq = strchr(arg, '=');
-        uint64_t v;
+        uint64_t v = 0;   /* 0 is refused: no limit may be switched off */
         int r = -EINVAL;
 
         if (!eq)
