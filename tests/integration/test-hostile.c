@@ -477,6 +477,26 @@ START_TEST(early_clients_see_the_whole_table) {
 }
 END_TEST
 
+/* A limit that cannot be parsed, or would switch the limit off, stops the daemon at start. */
+START_TEST(bad_limits_are_refused) {
+        static const char *const bad[] = { "nope=1", "reply-timeout=0s", "reply-timeout=5",
+                                           "user-buffers=-1", "total-buffers=1T", "message-timeout" };
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char cmd[512], out[256] = "";
+                FILE *f;
+
+                snprintf(cmd, sizeof(cmd), "%s --socket /nonexistent/sock --limit '%s' 2>&1",
+                         getenv("FEXITD_BIN") ?: FEXITD_BIN, bad[i]);
+                f = popen(cmd, "re");
+                ck_assert_ptr_nonnull(f);
+                (void) !fread(out, 1, sizeof(out) - 1, f);
+                ck_assert_int_eq(pclose(f), 2 << 8);
+                ck_assert_msg(strstr(out, bad[i]), "the error does not name '%s': %s", bad[i], out);
+        }
+}
+END_TEST
+
 /* FEXITD_TEST_ONLY=NAME runs one test. */
 #define ADD_TEST(tc, t)                                                                          \
         do {                                                                                     \
@@ -496,6 +516,7 @@ int main(void) {
         ADD_TEST(tc, half_sent_messages_are_bounded);
         ADD_TEST(tc, large_pipelined_replies_all_arrive);
         ADD_TEST(tc, overdue_clients_are_disconnected);
+        ADD_TEST(tc, bad_limits_are_refused);
         ADD_TEST(tc, out_of_fds_does_not_spin);
         ADD_TEST(tc, protocol_error_after_owed_replies);
         ADD_TEST(tc, oneway_fd_methods_are_refused);
