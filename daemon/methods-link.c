@@ -365,8 +365,8 @@ const struct method methods_link[] = {
                   {} },
           sizeof(struct detach_params), 0 },
         { "io.fexitd.TakeLink", method_take_link, ROLE_CONSUMER, (const struct vl_param[]) HANDLE_PARAM,
-          sizeof(struct handle_params), 0 },
+          sizeof(struct handle_params), 0, true },
         { "io.fexitd.ShareMap", method_share_map, ROLE_CONSUMER, (const struct vl_param[]) HANDLE_PARAM,
-          sizeof(struct handle_params), 0 },
+          sizeof(struct handle_params), 0, true },
         {}
 };
