@@ -103,9 +103,14 @@ static void adopt_pin(struct rebuild *b, const char *path, enum handle_kind kind
                 return;
         }
         apply_kernel_facts(h, fd, &info);
-        if (rec)
+        if (rec) {
                 b->n_readopted++;
-        else {
+                /* one line per object, with the fields an operator filters the journal by */
+                log_full(LOG_INFO, &(struct log_ctx) { .handle = h->id, .kernel_id = h->kernel_id,
+                                                       .function = h->function },
+                         "Re-adopted %s handle %" PRIu64 " (kernel id %u)",
+                         handle_kind_to_string(h->kind), h->id, h->kernel_id);
+        } else {
                 b->n_rebuilt++;
                 log_limited(&b->rebuilt, LOG_NOTICE, &(struct log_ctx) { .handle = id, .kernel_id = info.id },
                             "Rebuilt %s handle %" PRIu64 " (kernel id %u, \"%s\") from its pin: no state "
