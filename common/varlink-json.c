@@ -30,8 +30,10 @@ static size_t utf8_len(const unsigned char *p) {
         return 0;
 }
 
-/* An RFC 8259 grammar check run before json-c, whose strict mode still takes raw control
- * characters in strings, text that is not UTF-8, Infinity, NaN and numbers like "1.". */
+/* An RFC 8259 grammar check run before json-c. It is the only judge of what is JSON: json-c's
+ * strict mode takes raw control characters in strings, text that is not UTF-8, Infinity, NaN and
+ * numbers like "1.", and from 0.18 on refuses raw non-ASCII UTF-8 (json-c issues 875, 892), so
+ * which valid text passed would depend on the json-c a distribution ships. */
 struct scan {
         const unsigned char *p;
         unsigned depth;
@@ -182,7 +184,8 @@ int vl_json_parse(const char *text, json_object **ret) {
                 json_tokener_free(tok);
                 return -EBADMSG;
         }
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        /* not JSON_TOKENER_STRICT: the text is known to be JSON (above), json-c only builds it */
+        json_tokener_set_flags(tok, 0);
         if (len > INT32_MAX) {
                 json_tokener_free(tok);
                 return -EMSGSIZE;

@@ -129,6 +129,16 @@ START_TEST(unknown_methods) {
         call_expect(fd, "com.example.Thing", NULL, NULL, 0, "org.varlink.service.InterfaceNotFound", &o);
         ck_assert_str_eq(vl_get_str(params_of(o), "interface"), "com.example");
         json_object_put(o);
+        /* raw UTF-8 is JSON: the same answers as for ASCII, on any json-c (issue 9) */
+        call_expect(fd, "io.fexitd.Frob\xc3\xa9", NULL, NULL, 0, "org.varlink.service.MethodNotFound", &o);
+        ck_assert_str_eq(vl_get_str(params_of(o), "method"), "io.fexitd.Frob\xc3\xa9");
+        json_object_put(o);
+        call_expect(fd, "io.fexitd.Load", "{\"catalog\":\"caf\xc3\xa9\"}", NULL, 0,
+                    "io.fexitd.NoSuchCatalogEntry", NULL);
+        call_expect(fd, "io.fexitd.Load", "{\"catalog\":\"nothing\",\"grants\":[\"user:jos\xc3\xa9\"]}",
+                    NULL, 0, "org.varlink.service.InvalidParameter", &o);
+        ck_assert_str_eq(vl_get_str(params_of(o), "parameter"), "grants");
+        json_object_put(o);
         /* the connection is still usable */
         json_object_put(call_ok(fd, "io.fexitd.Status", NULL));
         test_disconnect(fd);

@@ -311,6 +311,31 @@ START_TEST(test_list_decodes_handles) {
 }
 END_TEST
 
+/* Names that are not ASCII reach the caller intact (a map named by the ELF, a grant's user). */
+START_TEST(test_list_decodes_raw_utf8) {
+        static const struct step steps[] = {
+                { .reply = "{\"parameters\":{\"handles\":[{\"handle\":4,\"kind\":\"map\","
+                           "\"kernel_id\":1,\"name\":\"compteur_\xc3\xa9\",\"lifetime\":\"connection\","
+                           "\"state\":\"loaded\",\"owner_uid\":0,\"owner_pid\":1,\"age_sec\":0,"
+                           "\"grants\":[\"user:jos\xc3\xa9\"]}]}}" },
+        };
+        struct fexit_handle_list *l = NULL;
+        struct fexit_client *c;
+        struct peer p;
+
+        peer_start(&p, steps, 1);
+        c = connect_to(&p);
+        ck_assert_int_eq(fexit_client_list(c, &l), 0);
+        ck_assert_uint_eq(l->n_handles, 1);
+        ck_assert_str_eq(l->handles[0]->name, "compteur_\xc3\xa9");
+        ck_assert_str_eq(l->handles[0]->grants[0], "user:jos\xc3\xa9");
+        fexit_handle_list_free(l);
+        fexit_client_free(c);
+        peer_finish(&p);
+        peer_free(&p);
+}
+END_TEST
+
 START_TEST(test_load_with_fd) {
         static const struct step steps[] = {
                 { .reply = "{\"parameters\":{\"programs\":[" PROG_JSON "],\"maps\":[" MAP_JSON "],"
@@ -650,6 +675,10 @@ static const struct {
           -EINVAL, "org.varlink.service.InvalidParameter", "invalid parameter 'handle'", NULL },
         { "{\"error\":\"org.varlink.service.MethodNotFound\",\"parameters\":{\"method\":\"io.fexitd.List\"}}",
           -EOPNOTSUPP, "org.varlink.service.MethodNotFound", "fexitd does not know method io.fexitd.List", NULL },
+        /* raw UTF-8 in a reply is JSON, whatever the json-c (0.18's strict mode refused it) */
+        { "{\"error\":\"io.fexitd.NoSuchFunction\",\"parameters\":{\"function\":\"caf\xc3\xa9\",\"suggestions\":[]}}",
+          -ESRCH, "io.fexitd.NoSuchFunction", "no function 'caf\xc3\xa9' in the kernel's BTF",
+          "{\"function\":\"caf\xc3\xa9\",\"suggestions\":[]}" },
         { "{\"error\":\"com.example.Mystery\"}",
           -EIO, "com.example.Mystery", "com.example.Mystery", "{}" },
         { "{\"error\":\"io.fexitd.NoSuchHandle\",\"parameters\":{}}",
@@ -809,6 +838,7 @@ static Suite *suite(void) {
         tcase_add_test(conn, test_open_env_and_opts);
         tcase_add_test(conn, test_print_callback);
         tcase_add_test(calls, test_list_decodes_handles);
+        tcase_add_test(calls, test_list_decodes_raw_utf8);
         tcase_add_test(calls, test_load_with_fd);
         tcase_add_test(calls, test_load_select_stride_and_catalog);
         tcase_add_test(calls, test_handle_calls);

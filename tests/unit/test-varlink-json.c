@@ -108,6 +108,33 @@ START_TEST(test_parse_depth) {
 }
 END_TEST
 
+/* Raw UTF-8 is JSON, whatever json-c's version thinks (0.18's strict mode refuses it): a
+ * method, a catalog name or a grant with an accent must reach the dispatcher intact, where it
+ * gets its proper answer (MethodNotFound, NoSuchCatalogEntry...), never a ProtocolError. */
+START_TEST(test_parse_raw_utf8) {
+        json_object *o = parse_ok("{\"method\":\"io.fexitd.Frob\xc3\xa9\",\"parameters\":"
+                                  "{\"catalog\":\"snoop\xc3\xa9\",\"grants\":[\"user:jos\xc3\xa9\"],"
+                                  "\"note\":\"\xe2\x82\xac \xf0\x9f\x90\xa7 \\u00e9\"}}");
+        const char *reason = NULL;
+        struct vl_call c;
+
+        ck_assert_int_eq(vl_call_parse(o, &c, &reason), 0);
+        ck_assert_str_eq(c.method, "io.fexitd.Frob\xc3\xa9");
+        ck_assert_str_eq(vl_get_str(c.parameters, "catalog"), "snoop\xc3\xa9");
+        ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(
+                json_object_object_get(c.parameters, "grants"), 0)), "user:jos\xc3\xa9");
+        ck_assert_str_eq(vl_get_str(c.parameters, "note"), "\xe2\x82\xac \xf0\x9f\x90\xa7 \xc3\xa9");
+        json_object_put(o);
+
+        /* a reply with non-ASCII text, as the client parses it */
+        struct vl_reply r;
+        o = parse_ok("{\"error\":\"io.fexitd.NoSuchCatalogEntry\",\"parameters\":{\"name\":\"caf\xc3\xa9\"}}");
+        ck_assert_int_eq(vl_reply_parse(o, &r), 0);
+        ck_assert_str_eq(vl_get_str(r.parameters, "name"), "caf\xc3\xa9");
+        json_object_put(o);
+}
+END_TEST
+
 /* ---- call and reply objects ---- */
 
 START_TEST(test_call_parse) {
@@ -338,6 +365,7 @@ static Suite *suite(void) {
         tcase_add_test(parse, test_parse_valid);
         tcase_add_loop_test(parse, test_parse_malformed, 0, ELEMENTSOF(malformed));
         tcase_add_test(parse, test_parse_depth);
+        tcase_add_test(parse, test_parse_raw_utf8);
         tcase_add_loop_test(strict, test_parse_strict_conformance, 0, ELEMENTSOF(non_json));
         tcase_add_test(msg, test_call_parse);
         tcase_add_loop_test(msg, test_call_parse_bad, 0, ELEMENTSOF(bad_calls));
