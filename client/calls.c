@@ -359,6 +359,9 @@ FEXIT_API int fexit_client_call_json(struct fexit_client *c, const char *method,
                 return -EINVAL;
         if (params_json && vl_json_parse(params_json, &p) < 0)
                 return client_fail(c, -EINVAL, "the parameters are not a JSON object");
+        /* the daemon refuses it too; a caller that sent one meant some other string */
+        if (vl_json_has_nul(p))
+                return client_fail(c, -EINVAL, "a string in the parameters contains a NUL (\\u0000)");
         if (!strchr(method, '.') && asprintf(&full, "io.fexitd.%s", method) < 0)
                 return client_fail(c, -ENOMEM, "out of memory");
         r = client_call(c, full ? full : method, TAKE_PTR(p), fds, n_fds, &reply, ret_fds, ret_n_fds);

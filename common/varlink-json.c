@@ -74,7 +74,9 @@ static bool scan_number(struct scan *s) {
         return true;
 }
 
-static bool scan_string(struct scan *s) {
+/* A key is refused if it holds an escaped NUL: json-c keeps keys as C strings, so "handle\u0000x"
+ * would silently become "handle", a different key than the one sent. */
+static bool scan_string(struct scan *s, bool key) {
         s->p++;   /* the opening quote */
         for (;;) {
                 unsigned char c = *s->p;
@@ -92,6 +94,8 @@ static bool scan_string(struct scan *s) {
                                 for (int i = 1; i <= 4; i++)
                                         if (!isxdigit(s->p[i]))
                                                 return false;
+                                if (key && strncmp((const char *) s->p + 1, "0000", 4) == 0)
+                                        return false;
                                 s->p += 5;
                         } else if (c && strchr("\"\\/bfnrt", c))
                                 s->p++;
@@ -122,7 +126,7 @@ static bool scan_container(struct scan *s, unsigned char close, bool object) {
         for (;;) {
                 skip_ws(s);
                 if (object) {
-                        if (*s->p != '"' || !scan_string(s))
+                        if (*s->p != '"' || !scan_string(s, true))
                                 return false;
                         skip_ws(s);
                         if (*s->p++ != ':')
@@ -155,7 +159,7 @@ static bool scan_value(struct scan *s) {
         switch (*s->p) {
         case '{': return scan_container(s, '}', true);
         case '[': return scan_container(s, ']', false);
-        case '"': return scan_string(s);
+        case '"': return scan_string(s, false);
         case 't': return literal(s, "true");
         case 'f': return literal(s, "false");
         case 'n': return literal(s, "null");
@@ -202,6 +206,33 @@ int vl_json_parse(const char *text, json_object **ret) {
         return 0;
 }
 
+/* json-c keeps what "\u0000" decodes to, but every C string taken from it ends there: a value
+ * holding one would be acted on as a different, shorter string than the one sent. */
+static bool string_has_nul(json_object *v) {
+        return strlen(json_object_get_string(v)) != (size_t) json_object_get_string_len(v);
+}
+
+bool vl_json_has_nul(json_object *v) {
+        switch (json_object_get_type(v)) {
+        case json_type_string:
+                return string_has_nul(v);
+        case json_type_array:
+                for (size_t i = 0; i < json_object_array_length(v); i++)
+                        if (vl_json_has_nul(json_object_array_get_idx(v, i)))
+                                return true;
+                return false;
+        case json_type_object: {
+                struct json_object_iter it;
+                json_object_object_foreachC(v, it)
+                        if (vl_json_has_nul(it.val))
+                                return true;
+                return false;
+        }
+        default:
+                return false;
+        }
+}
+
 static json_object *params_or_empty(json_object *msg, json_object *p) {
         if (p)
                 return p;
@@ -232,6 +263,10 @@ int vl_call_parse(json_object *msg, struct vl_call *ret, const char **ret_reason
                 *ret_reason = "the call has no \"method\" string";
                 return -EBADMSG;
         }
+        if (vl_json_has_nul(json_object_object_get(msg, "method"))) {
+                *ret_reason = "the method name contains a NUL";
+                return -EBADMSG;
+        }
         c.parameters = params_or_empty(msg, p);
         if (!c.parameters)
                 return -ENOMEM;
@@ -253,6 +288,8 @@ int vl_reply_parse(json_object *msg, struct vl_reply *ret) {
                 else
                         return -EBADMSG;
         }
+        if (r.error && vl_json_has_nul(json_object_object_get(msg, "error")))
+                return -EBADMSG;
         r.parameters = params_or_empty(msg, p);
         if (!r.parameters)
                 return -ENOMEM;
@@ -379,8 +416,10 @@ int vl_params_parse(json_object *parameters, const struct vl_param *spec, void *
 
                 while (p->name && strcmp(p->name, key) != 0)
                         p++;
-                /* null is how varlink spells an absent optional field */
-                if (!p->name || (val ? param_store(p, val, out) : (p->required ? -EINVAL : 0)) < 0) {
+                /* null is how varlink spells an absent optional field; a NUL anywhere in a
+                 * value (a grant in an array, a function in an object) refuses the parameter */
+                if (!p->name || vl_json_has_nul(val) ||
+                    (val ? param_store(p, val, out) : (p->required ? -EINVAL : 0)) < 0) {
                         *ret_bad = key;
                         return -EINVAL;
                 }

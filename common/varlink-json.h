@@ -53,7 +53,12 @@ struct vl_param {
         size_t offset;             /* offsetof() the field in the caller's struct */
 };
 
-/* Fills the fields of *out. On failure returns -EINVAL and names the offending parameter. */
+/* Whether a string anywhere in v (nested arrays and objects included) holds a NUL ("\u0000"):
+ * C code would see only what comes before it. */
+bool vl_json_has_nul(json_object *v);
+
+/* Fills the fields of *out. On failure returns -EINVAL and names the offending parameter; a
+ * value with a NUL in any of its strings is refused, whatever its type in the spec. */
 int vl_params_parse(json_object *parameters, const struct vl_param *spec, void *out,
                     const char **ret_bad);
 

@@ -171,6 +171,45 @@ START_TEST(wrong_parameters) {
 }
 END_TEST
 
+/* A NUL inside a string: the daemon would act on the part before it ("unlinksnoop" for
+ * "unlinksnoop\u0000../../x", user:root for "user:root\u0000junk", vfs_read for
+ * "vfs_read\u0000x"). Refused by the decoder for every verb, naming the parameter. */
+START_TEST(nul_in_strings) {
+        static const struct {
+                const char *method, *params, *parameter;
+        } cases[] = {
+                { "io.fexitd.Load", "{\"catalog\":\"unlinksnoop\\u0000../../x\"}", "catalog" },
+                { "io.fexitd.Load", "{\"catalog\":\"x\",\"grants\":[\"user:root\\u0000junk\"]}", "grants" },
+                { "io.fexitd.Load", "{\"object\":0,\"programs\":[{\"name\":\"fexit_count\","
+                                    "\"function\":\"vfs_read\\u0000x\"}]}", "programs" },
+                { "io.fexitd.Load", "{\"object\":0,\"lifetime\":\"connection\\u0000\"}", "lifetime" },
+                { "io.fexitd.Attach", "{\"handle\":1,\"grants\":[\"group:root\\u0000\"]}", "grants" },
+                { "org.varlink.service.GetInterfaceDescription", "{\"interface\":\"io.fexitd\\u0000x\"}", "interface" },
+        };
+        static const char key_nul[] = "{\"method\":\"io.fexitd.Describe\",\"parameters\":{\"handle\\u0000x\":1}}";
+        int fd = test_connect(&d), obj = object_fd();
+        json_object *o;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                call_expect(fd, cases[i].method, cases[i].params, &obj, strstr(cases[i].params, "object") ? 1 : 0,
+                            "org.varlink.service.InvalidParameter", &o);
+                ck_assert_str_eq(vl_get_str(params_of(o), "parameter"), cases[i].parameter);
+                json_object_put(o);
+        }
+        /* a key is a C string in json-c: "handle\u0000x" would become "handle" */
+        ck_assert_int_eq(test_send_raw(fd, key_nul, sizeof(key_nul), NULL, 0), 0);
+        expect_error_then_hangup(fd, "io.fexitd.ProtocolError");
+        test_disconnect(fd);
+        close(obj);
+        fd = test_connect(&d);
+        o = call_ok(fd, "io.fexitd.List", NULL);
+        ck_assert_int_eq(json_object_array_length(json_object_object_get(params_of(o), "handles")), 0);
+        json_object_put(o);
+        test_disconnect(fd);
+        assert_no_fd_leak();
+}
+END_TEST
+
 START_TEST(stale_handles) {
         int fd = test_connect(&d);
         json_object *o;
@@ -587,6 +626,7 @@ int main(void) {
         tcase_add_test(tc, get_info);
         tcase_add_test(tc, unknown_methods);
         tcase_add_test(tc, wrong_parameters);
+        tcase_add_test(tc, nul_in_strings);
         tcase_add_test(tc, stale_handles);
         tcase_add_test(tc, malformed_json_hangs_up);
         tcase_add_test(tc, deep_json_hangs_up);

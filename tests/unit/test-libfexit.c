@@ -621,6 +621,10 @@ START_TEST(test_call_json) {
         ck_assert_int_eq(fexit_client_call_json(c, "io.fexitd.List", "[1]", NULL, 0, &reply, NULL, NULL), -EINVAL);
         ck_assert_int_eq(fexit_client_call_json(c, "io.fexitd.List", NULL, fds, FEXIT_FDS_MAX + 1, &reply, NULL, NULL), -EINVAL);
         ck_assert_int_eq(fexit_client_call_json(c, "io.fexitd.List", NULL, NULL, 0, &reply, fds, NULL), -EINVAL);
+        /* a NUL inside any string would have the daemon act on the part before it */
+        ck_assert_int_eq(fexit_client_call_json(c, "Load", "{\"catalog\":\"snoop\\u0000../x\"}", NULL, 0, &reply, NULL, NULL), -EINVAL);
+        ck_assert_int_eq(fexit_client_call_json(c, "Load", "{\"grants\":[\"user:root\\u0000junk\"]}", NULL, 0, &reply, NULL, NULL), -EINVAL);
+        ck_assert_int_eq(fexit_client_call_json(c, "Load", "{\"programs\":[{\"function\":\"vfs_read\\u0000x\"}]}", NULL, 0, &reply, NULL, NULL), -EINVAL);
         ck_assert_int_eq(fexit_client_call_json(c, "org.varlink.service.GetInfo", NULL, NULL, 0, &reply, NULL, &n_fds), 0);
         ck_assert_str_eq(reply, "{}");
         ck_assert_uint_eq(n_fds, 0);

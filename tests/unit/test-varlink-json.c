@@ -70,6 +70,8 @@ static const char *const non_json[] = {
         "{\"a\":\"\xff\"}",             /* not UTF-8 */
         "{\"a\":\"\xc0\x80\"}",         /* overlong encoding of NUL */
         "{\"a\":\"\xed\xa0\x80\"}",     /* UTF-8 encoded surrogate */
+        "{\"handle\\u0000x\":1}",          /* json-c would keep this key as "handle" */
+        "{\"a\":[{\"\\u0000\":1}]}",
 };
 
 START_TEST(test_parse_strict_conformance) {
@@ -173,6 +175,7 @@ static const struct {
         { "{\"method\":\"a.B\",\"oneway\":1}", "unknown or mistyped field in the call object" },
         { "{\"method\":\"a.B\",\"more\":\"yes\"}", "unknown or mistyped field in the call object" },
         { "{\"method\":\"a.B\",\"extra\":1}", "unknown or mistyped field in the call object" },
+        { "{\"method\":\"io.fexitd.List\\u0000x\"}", "the method name contains a NUL" },
 };
 
 START_TEST(test_call_parse_bad) {
@@ -208,6 +211,9 @@ START_TEST(test_reply_parse) {
         ck_assert_int_eq(vl_reply_parse(o, &r), -EBADMSG);
         json_object_put(o);
         o = parse_ok("{\"error\":5}");
+        ck_assert_int_eq(vl_reply_parse(o, &r), -EBADMSG);
+        json_object_put(o);
+        o = parse_ok("{\"error\":\"io.fexitd.NoSuchHandle\\u0000x\"}");
         ck_assert_int_eq(vl_reply_parse(o, &r), -EBADMSG);
         json_object_put(o);
 }
@@ -328,6 +334,13 @@ static const struct {
         { "{\"handle\":1,\"obj\":[]}", "obj" },
         { "{\"handle\":1,\"unknown\":1}", "unknown" },          /* unknown parameter */
         { "{\"unknown\":null,\"handle\":1}", "unknown" },
+        /* a NUL in any string of a value: C would act on the part before it (issue 11, D3) */
+        { "{\"handle\":1,\"name\":\"unlinksnoop\\u0000../../x\"}", "name" },
+        { "{\"handle\":1,\"name\":\"\\u0000\"}", "name" },
+        { "{\"handle\":1,\"list\":[\"user:root\\u0000junk\"]}", "list" },
+        { "{\"handle\":1,\"obj\":{\"function\":\"vfs_read\\u0000x\"}}", "obj" },
+        { "{\"handle\":1,\"list\":[{\"functions\":[\"a\",\"b\\u0000\"]}]}", "list" },
+        { "{\"handle\":1,\"attach\":\"\\u0000\"}", "attach" },
 };
 
 START_TEST(test_params_bad) {
