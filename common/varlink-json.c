@@ -37,6 +37,11 @@ static size_t utf8_len(const unsigned char *p) {
 struct scan {
         const unsigned char *p;
         unsigned depth;
+        size_t n_wide;               /* integers beyond int64 and uint64 */
+        /* second pass only: the text again, each wide integer marked as a float (below) */
+        const unsigned char *text;
+        char *out;
+        size_t out_len, copied;
 };
 
 static void skip_ws(struct scan *s) {
@@ -52,13 +57,43 @@ static bool digits(struct scan *s) {
         return s->p > start;
 }
 
+/* Whether the digits [d, end) of an integer are beyond what json-c can hold exactly: below
+ * INT64_MIN or above UINT64_MAX. */
+static bool integer_is_wide(const unsigned char *d, const unsigned char *end, bool negative) {
+        const char *limit = negative ? "9223372036854775808" : "18446744073709551615";
+        size_t n = (size_t) (end - d), max = strlen(limit);
+
+        return n > max || (n == max && strncmp((const char *) d, limit, n) > 0);
+}
+
+/* json-c clamps such an integer to INT64_MIN or UINT64_MAX without a word, and nothing in the
+ * object it builds tells "-99999999999999999999999" from "-9223372036854775808". Written with
+ * "e0" it becomes the float it is as a number, which no int parameter accepts. */
+static void mark_wide(struct scan *s) {
+        size_t n = (size_t) (s->p - s->text) - s->copied;
+
+        s->n_wide++;
+        if (!s->out)
+                return;
+        memcpy(s->out + s->out_len, s->text + s->copied, n);
+        memcpy(s->out + s->out_len + n, "e0", 2);
+        s->out_len += n + 2;
+        s->copied += n;
+}
+
 static bool scan_number(struct scan *s) {
-        if (*s->p == '-')
+        bool negative = *s->p == '-';
+        const unsigned char *d;
+
+        if (negative)
                 s->p++;
+        d = s->p;
         if (*s->p == '0')
                 s->p++;
         else if (!digits(s))
                 return false;
+        if (*s->p != '.' && *s->p != 'e' && *s->p != 'E' && integer_is_wide(d, s->p, negative))
+                mark_wide(s);
         if (*s->p == '.') {
                 s->p++;
                 if (!digits(s))
@@ -167,26 +202,53 @@ static bool scan_value(struct scan *s) {
         }
 }
 
-static bool text_is_json(const char *text) {
-        struct scan s = { .p = (const unsigned char *) text };
-
-        if (!scan_value(&s))
+static bool scan_text(struct scan *s) {
+        if (!scan_value(s))
                 return false;
-        skip_ws(&s);
-        return *s.p == 0;
+        skip_ws(s);
+        return *s->p == 0;
+}
+
+/* -EBADMSG if text is not JSON. Otherwise *ret_rewritten is NULL, or the text to give json-c
+ * instead, with its wide integers marked (mark_wide()). */
+static int text_check(const char *text, size_t len, char **ret_rewritten) {
+        struct scan s = { .p = (const unsigned char *) text, .text = (const unsigned char *) text };
+        char *out;
+
+        *ret_rewritten = NULL;
+        if (!scan_text(&s))
+                return -EBADMSG;
+        if (s.n_wide == 0)
+                return 0;
+        out = malloc(len + 2 * s.n_wide + 1);
+        if (!out)
+                return -ENOMEM;
+        s = (struct scan) { .p = (const unsigned char *) text, .text = (const unsigned char *) text,
+                            .out = out };
+        (void) scan_text(&s);
+        memcpy(out + s.out_len, text + s.copied, len - s.copied + 1);
+        *ret_rewritten = out;
+        return 0;
 }
 
 int vl_json_parse(const char *text, json_object **ret) {
         json_tokener *tok = json_tokener_new_ex(VL_JSON_DEPTH_MAX);
+        _cleanup_free_ char *rewritten = NULL;
         json_object *o;
         size_t len = strlen(text);
         bool trailing;
+        int r;
 
         if (!tok)
                 return -ENOMEM;
-        if (!text_is_json(text)) {
+        r = text_check(text, len, &rewritten);
+        if (r < 0) {
                 json_tokener_free(tok);
-                return -EBADMSG;
+                return r;
+        }
+        if (rewritten) {
+                text = rewritten;
+                len = strlen(text);
         }
         /* not JSON_TOKENER_STRICT: the text is known to be JSON (above), json-c only builds it */
         json_tokener_set_flags(tok, 0);
@@ -371,7 +433,8 @@ static int param_store(const struct vl_param *p, json_object *val, void *out) {
 
         switch (p->type) {
         case VL_INT:
-                /* json-c clamps what does not fit into int64 instead of failing */
+                /* json-c reads 2^63..2^64-1 as uint64 and get_int64 clamps it to INT64_MAX; what
+                 * is wider still arrives as a float (mark_wide()) */
                 if (!json_object_is_type(val, json_type_int) ||
                     (json_object_get_int64(val) == INT64_MAX && json_object_get_uint64(val) != INT64_MAX))
                         return -EINVAL;

@@ -162,6 +162,15 @@ START_TEST(wrong_parameters) {
         json_object_put(o);
         call_expect(fd, "io.fexitd.Attach", "{\"handle\":1.5}", NULL, 0,
                     "org.varlink.service.InvalidParameter", NULL);
+        /* integers json-c would clamp, on both sides (issue 11, D4) */
+        call_expect(fd, "io.fexitd.Describe", "{\"handle\":-99999999999999999999999}", NULL, 0,
+                    "org.varlink.service.InvalidParameter", &o);
+        ck_assert_str_eq(vl_get_str(params_of(o), "parameter"), "handle");
+        json_object_put(o);
+        call_expect(fd, "io.fexitd.Unload", "{\"handle\":99999999999999999999999}", NULL, 0,
+                    "org.varlink.service.InvalidParameter", NULL);
+        call_expect(fd, "io.fexitd.Describe", "{\"handle\":-9223372036854775808}", NULL, 0,
+                    "io.fexitd.NoSuchHandle", NULL);
         call_expect(fd, "io.fexitd.Load", "{\"object\":0,\"lifetime\":\"forever\"}", NULL, 0,
                     "org.varlink.service.InvalidParameter", NULL);
         call_expect(fd, "io.fexitd.Load", "{\"object\":0,\"programs\":[{\"nom\":\"x\"}]}", NULL, 0,

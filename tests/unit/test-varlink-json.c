@@ -370,6 +370,45 @@ START_TEST(test_params_int64_overflow) {
 }
 END_TEST
 
+/* Both sides (issue 11, D4): json-c clamped -99999999999999999999999 to INT64_MIN, a valid
+ * handle number, so Describe answered NoSuchHandle -9223372036854775808. */
+static const struct {
+        const char *text;
+        int r;
+        int64_t handle;
+} int_edges[] = {
+        { "{\"handle\":-9223372036854775808}", 0, INT64_MIN },
+        { "{\"handle\":-9223372036854775809}", -EINVAL, 0 },
+        { "{\"handle\":-99999999999999999999999}", -EINVAL, 0 },
+        { "{\"handle\":-18446744073709551616}", -EINVAL, 0 },
+        { "{\"handle\":18446744073709551615}", -EINVAL, 0 },
+        { "{\"handle\":18446744073709551616}", -EINVAL, 0 },
+        { "{\"handle\":99999999999999999999999}", -EINVAL, 0 },
+        { "{\"handle\":-0}", 0, 0 },
+        { "{\"handle\":1,\"id\":-99999999999999999999999}", -EINVAL, 1 },
+        /* a wide integer elsewhere in the message leaves the others as they were */
+        { "{\"list\":[-99999999999999999999999,\"-99999999999999999999999\"],\"handle\":-7}", 0, -7 },
+};
+
+START_TEST(test_params_int64_edges) {
+        json_object *o = parse_ok(int_edges[_i].text);
+        struct params p = {};
+        const char *bad = NULL;
+
+        ck_assert_int_eq(vl_params_parse(o, spec, &p, &bad), int_edges[_i].r);
+        if (int_edges[_i].r == 0)
+                ck_assert_int_eq(p.handle, int_edges[_i].handle);
+        else
+                ck_assert_str_eq(bad, int_edges[_i].handle ? "id" : "handle");
+        if (p.list) {
+                ck_assert(json_object_is_type(json_object_array_get_idx(p.list, 0), json_type_double));
+                ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(p.list, 1)),
+                                 "-99999999999999999999999");
+        }
+        json_object_put(o);
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("varlink-json");
         TCase *parse = tcase_create("parse"), *strict = tcase_create("strict-conformance");
@@ -389,6 +428,7 @@ static Suite *suite(void) {
         tcase_add_test(params, test_params_optional_null_and_absent);
         tcase_add_loop_test(params, test_params_bad, 0, ELEMENTSOF(bad_params));
         tcase_add_test(strict, test_params_int64_overflow);
+        tcase_add_loop_test(strict, test_params_int64_edges, 0, ELEMENTSOF(int_edges));
         suite_add_tcase(s, parse);
         suite_add_tcase(s, strict);
         suite_add_tcase(s, msg);
