@@ -449,7 +449,8 @@ static int param_store(const struct vl_param *p, json_object *val, void *out) {
                 *(uint32_t *) field = (uint32_t) i;
                 return 0;
         case VL_STRING:
-                if (!json_object_is_type(val, json_type_string))
+                if (!json_object_is_type(val, json_type_string) ||
+                    (p->valid && !p->valid(json_object_get_string(val))))
                         return -EINVAL;
                 *(const char **) field = json_object_get_string(val);
                 return 0;
@@ -510,6 +511,22 @@ void vl_add_int(json_object *o, const char *key, int64_t v) {
 void vl_add_str(json_object *o, const char *key, const char *v) {
         if (v)
                 vl_add(o, key, json_object_new_string(v));
+}
+
+void vl_add_echo(json_object *o, const char *key, const char *v) {
+        size_t n = v ? strlen(v) : 0;
+        char buf[VL_ECHO_MAX + 4];
+
+        if (n <= VL_ECHO_MAX) {
+                vl_add_str(o, key, v);
+                return;
+        }
+        n = VL_ECHO_MAX;
+        while (n > 0 && cont((unsigned char) v[n]))
+                n--;
+        memcpy(buf, v, n);
+        strcpy(buf + n, "...");
+        vl_add_str(o, key, buf);
 }
 
 void vl_add_bool(json_object *o, const char *key, bool v) {

@@ -51,6 +51,7 @@ struct vl_param {
         enum vl_param_type type;
         bool required;
         size_t offset;             /* offsetof() the field in the caller's struct */
+        bool (*valid)(const char *s);   /* VL_STRING: also refused unless this holds (optional) */
 };
 
 /* Whether a string anywhere in v (nested arrays and objects included) holds a NUL ("\u0000"):
@@ -61,6 +62,12 @@ bool vl_json_has_nul(json_object *v);
  * value with a NUL in any of its strings is refused, whatever its type in the spec. */
 int vl_params_parse(json_object *parameters, const struct vl_param *spec, void *out,
                     const char **ret_bad);
+
+/* Adds v, a string the client sent, echoed back in an error: at most VL_ECHO_MAX bytes of it
+ * (cut at a character boundary, "..." appended), so a 200,000-character name costs its sender
+ * a short reply, not the daemon a copy of it in every error and log line. */
+#define VL_ECHO_MAX 256
+void vl_add_echo(json_object *o, const char *key, const char *v);
 
 /* Small builders used everywhere. */
 json_object *vl_obj(void);   /* a new empty object */

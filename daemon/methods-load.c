@@ -74,7 +74,7 @@ static int catalog_open(const char *dirs, const char *name, struct bb_error *err
         char path[4096];
         const char *d = dirs;
 
-        if (!*name || name[0] == '.' || strchr(name, '/') || strlen(name) > 128)
+        if (!catalog_name_valid(name))   /* the spec refused it already: never a path */
                 goto not_found;
         while (d && *d) {
                 const char *end = strchrnul(d, ':');
@@ -236,7 +236,7 @@ static void load_done(struct job *job) {
         if (j->r < 0) {
                 if (j->catalog && j->object_fd < 0) {
                         p = vl_obj();
-                        vl_add_str(p, "name", j->catalog);
+                        vl_add_echo(p, "name", j->catalog);
                         call_reply_error(c, "io.fexitd.NoSuchCatalogEntry", p);
                 } else if (j->err.kind != BB_ERR_NONE)
                         call_reply_bb_error(c, &j->err);
@@ -455,7 +455,7 @@ const struct method methods_load[] = {
         { "io.fexitd.Load", method_load, ROLE_CONSUMER,
           (const struct vl_param[]) {
                   { "object", VL_INT, false, offsetof(struct load_params, object) },
-                  { "catalog", VL_STRING, false, offsetof(struct load_params, catalog) },
+                  { "catalog", VL_STRING, false, offsetof(struct load_params, catalog), catalog_name_valid },
                   { "programs", VL_ARRAY, false, offsetof(struct load_params, programs) },
                   { "lifetime", VL_STRING, false, offsetof(struct load_params, lifetime) },
                   { "grants", VL_ARRAY, false, offsetof(struct load_params, grants) },

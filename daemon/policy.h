@@ -35,6 +35,10 @@ struct peer;
 #define POLICY_LINE_MAX 1024
 #define POLICY_RULES_MAX 4096
 #define POLICY_PATTERN_MAX 128          /* as long as a catalog entry name may be */
+
+/* A catalog entry name: [A-Za-z0-9_.-], no leading '.', 1 to POLICY_PATTERN_MAX characters
+ * (docs/security.md). The Load verb's parameter spec refuses any other before a lookup. */
+bool catalog_name_valid(const char *name);
 #define POLICY_FILE_MAX (4u << 20)
 
 struct policy;

@@ -163,7 +163,7 @@ void call_reply_error(struct call *c, const char *error, json_object *params) {
 void call_reply_invalid_parameter(struct call *c, const char *name) {
         json_object *p = vl_obj();
 
-        vl_add_str(p, "parameter", name);
+        vl_add_echo(p, "parameter", name);
         call_reply_error(c, "org.varlink.service.InvalidParameter", p);
 }
 

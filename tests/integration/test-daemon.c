@@ -134,7 +134,7 @@ START_TEST(unknown_methods) {
         ck_assert_str_eq(vl_get_str(params_of(o), "method"), "io.fexitd.Frob\xc3\xa9");
         json_object_put(o);
         call_expect(fd, "io.fexitd.Load", "{\"catalog\":\"caf\xc3\xa9\"}", NULL, 0,
-                    "io.fexitd.NoSuchCatalogEntry", NULL);
+                    "org.varlink.service.InvalidParameter", NULL);   /* not [A-Za-z0-9_.-] */
         call_expect(fd, "io.fexitd.Load", "{\"catalog\":\"nothing\",\"grants\":[\"user:jos\xc3\xa9\"]}",
                     NULL, 0, "org.varlink.service.InvalidParameter", &o);
         ck_assert_str_eq(vl_get_str(params_of(o), "parameter"), "grants");
@@ -214,6 +214,57 @@ START_TEST(nul_in_strings) {
         o = call_ok(fd, "io.fexitd.List", NULL);
         ck_assert_int_eq(json_object_array_length(json_object_object_get(params_of(o), "handles")), 0);
         json_object_put(o);
+        test_disconnect(fd);
+        assert_no_fd_leak();
+}
+END_TEST
+
+/* A catalog name is [A-Za-z0-9_.-], no leading dot, at most 128 characters, checked by the
+ * parameter spec before any lookup (issue 11, D9); and no error echoes a client's string whole. */
+START_TEST(catalog_names_and_echoes) {
+        static const char *const bad[] = { "", ".hidden", "../x", "a/b", "a b", "a*", "caf\xc3\xa9",
+                                           "x\\n" };
+        size_t huge = 200000;
+        char params[256], *big = malloc(huge + 64), *name = malloc(huge + 1);
+        int fd = test_connect(&d);
+        json_object *o;
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                snprintf(params, sizeof(params), "{\"catalog\":\"%s\"}", bad[i]);
+                call_expect(fd, "io.fexitd.Load", params, NULL, 0, "org.varlink.service.InvalidParameter", &o);
+                ck_assert_str_eq(vl_get_str(params_of(o), "parameter"), "catalog");
+                json_object_put(o);
+        }
+        memset(name, 'a', huge);
+        name[129] = 0;
+        snprintf(big, huge + 64, "{\"catalog\":\"%s\"}", name);
+        call_expect(fd, "io.fexitd.Load", big, NULL, 0, "org.varlink.service.InvalidParameter", NULL);
+        name[128] = 0;   /* the longest valid name: looked up, not found */
+        snprintf(big, huge + 64, "{\"catalog\":\"%s\"}", name);
+        call_expect(fd, "io.fexitd.Load", big, NULL, 0, "io.fexitd.NoSuchCatalogEntry", &o);
+        ck_assert_str_eq(vl_get_str(params_of(o), "name"), name);
+        json_object_put(o);
+
+        name[128] = name[129] = 'a';
+        name[huge] = 0;
+        snprintf(big, huge + 64, "{\"catalog\":\"%s\"}", name);
+        call_expect(fd, "io.fexitd.Load", big, NULL, 0, "org.varlink.service.InvalidParameter", NULL);
+        /* a 200,000-character parameter name, method name and interface name come back cut */
+        snprintf(big, huge + 64, "{\"%s\":1}", name);
+        call_expect(fd, "io.fexitd.Status", big, NULL, 0, "org.varlink.service.InvalidParameter", &o);
+        ck_assert_uint_eq(strlen(vl_get_str(params_of(o), "parameter")), VL_ECHO_MAX + 3);
+        json_object_put(o);
+        snprintf(big, huge + 64, "io.fexitd.%s", name);
+        call_expect(fd, big, NULL, NULL, 0, "org.varlink.service.MethodNotFound", &o);
+        ck_assert_uint_eq(strlen(vl_get_str(params_of(o), "method")), VL_ECHO_MAX + 3);
+        ck_assert(strncmp(vl_get_str(params_of(o), "method"), big, VL_ECHO_MAX) == 0);
+        json_object_put(o);
+        snprintf(big, huge + 64, "org.%s.Get", name);
+        call_expect(fd, big, NULL, NULL, 0, "org.varlink.service.InterfaceNotFound", &o);
+        ck_assert_uint_eq(strlen(vl_get_str(params_of(o), "interface")), VL_ECHO_MAX + 3);
+        json_object_put(o);
+        free(big);
+        free(name);
         test_disconnect(fd);
         assert_no_fd_leak();
 }
@@ -573,7 +624,8 @@ START_TEST(policy_governs_catalog_loads) {
         ck_assert_str_eq(consumer_load("{\"catalog\":\"fexit_count\",\"programs\":[{\"name\":\"fexit_count\",\"function\":\"vfs_read\"}]}"),
                          "io.fexitd.PermissionDenied");
         ck_assert_str_eq(consumer_load("{\"catalog\":\"other\"}"), "io.fexitd.PermissionDenied");
-        ck_assert_str_eq(consumer_load("{\"catalog\":\"../fexit_count\"}"), "io.fexitd.PermissionDenied");
+        /* not a catalog name at all: refused by the parameter spec, before the policy */
+        ck_assert_str_eq(consumer_load("{\"catalog\":\"../fexit_count\"}"), "org.varlink.service.InvalidParameter");
         /* reloading a policy with a mistake keeps the old one */
         write_policy("load * fexit_count\nlaod * other\n");
         kill(d.pid, SIGHUP);
@@ -636,6 +688,7 @@ int main(void) {
         tcase_add_test(tc, unknown_methods);
         tcase_add_test(tc, wrong_parameters);
         tcase_add_test(tc, nul_in_strings);
+        tcase_add_test(tc, catalog_names_and_echoes);
         tcase_add_test(tc, stale_handles);
         tcase_add_test(tc, malformed_json_hangs_up);
         tcase_add_test(tc, deep_json_hangs_up);

@@ -409,6 +409,50 @@ START_TEST(test_params_int64_edges) {
 }
 END_TEST
 
+static bool only_x(const char *s) {
+        return strspn(s, "x") == strlen(s);
+}
+
+START_TEST(test_params_validator) {
+        static const struct vl_param xs[] = { { "name", VL_STRING, true, 0, only_x }, {} };
+        json_object *o = parse_ok("{\"name\":\"xxx\"}");
+        const char *name = NULL, *bad = NULL;
+
+        ck_assert_int_eq(vl_params_parse(o, xs, &name, &bad), 0);
+        ck_assert_str_eq(name, "xxx");
+        json_object_put(o);
+        name = NULL;
+        o = parse_ok("{\"name\":\"xyx\"}");
+        ck_assert_int_eq(vl_params_parse(o, xs, &name, &bad), -EINVAL);
+        ck_assert_str_eq(bad, "name");
+        ck_assert_ptr_null(name);
+        json_object_put(o);
+}
+END_TEST
+
+/* An error echoes at most VL_ECHO_MAX bytes of what the client sent, cut between characters. */
+START_TEST(test_add_echo) {
+        char s[VL_ECHO_MAX * 2];
+        json_object *o = vl_obj();
+
+        memset(s, 'a', sizeof(s) - 1);
+        s[sizeof(s) - 1] = 0;
+        vl_add_echo(o, "long", s);
+        s[VL_ECHO_MAX] = 0;
+        vl_add_echo(o, "max", s);
+        memcpy(s + VL_ECHO_MAX - 1, "\xc3\xa9\xc3\xa9", 5);   /* é across the cut */
+        vl_add_echo(o, "utf8", s);
+        vl_add_echo(o, "null", NULL);
+        ck_assert_uint_eq(strlen(vl_get_str(o, "long")), VL_ECHO_MAX + 3);
+        ck_assert_str_eq(vl_get_str(o, "long") + VL_ECHO_MAX, "...");
+        ck_assert_uint_eq(strlen(vl_get_str(o, "max")), VL_ECHO_MAX);
+        ck_assert_uint_eq(strlen(vl_get_str(o, "utf8")), VL_ECHO_MAX - 1 + 3);
+        ck_assert_str_eq(vl_get_str(o, "utf8") + VL_ECHO_MAX - 1, "...");
+        ck_assert_ptr_null(vl_get_str(o, "null"));
+        json_object_put(o);
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("varlink-json");
         TCase *parse = tcase_create("parse"), *strict = tcase_create("strict-conformance");
@@ -427,6 +471,8 @@ static Suite *suite(void) {
         tcase_add_test(params, test_params_all);
         tcase_add_test(params, test_params_optional_null_and_absent);
         tcase_add_loop_test(params, test_params_bad, 0, ELEMENTSOF(bad_params));
+        tcase_add_test(params, test_params_validator);
+        tcase_add_test(params, test_add_echo);
         tcase_add_test(strict, test_params_int64_overflow);
         tcase_add_loop_test(strict, test_params_int64_edges, 0, ELEMENTSOF(int_edges));
         suite_add_tcase(s, parse);
