@@ -393,6 +393,10 @@ static void method_load(struct call *c, void *params) {
                 load_job_free(j);
                 vl_add_int(e, "expected", p->catalog ? 0 : 1);
                 vl_add_int(e, "received", (int64_t) c->n_fds);
+                if (!p->catalog && c->n_fds == 1) {   /* the count is right, the index is not */
+                        vl_add_str(e, "parameter", "object");
+                        vl_add_int(e, "index", p->object);
+                }
                 return call_reply_error(c, "io.fexitd.InvalidFileDescriptors", e);
         }
         if (!p->catalog) {

@@ -351,7 +351,16 @@ START_TEST(stray_and_missing_fds) {
         json_object_put(o);
         call_expect(fd, "io.fexitd.Load", "{\"object\":0}", NULL, 0, "io.fexitd.InvalidFileDescriptors", NULL);
         call_expect(fd, "io.fexitd.Load", "{\"object\":0}", fds, 3, "io.fexitd.InvalidFileDescriptors", NULL);
-        call_expect(fd, "io.fexitd.Load", "{\"object\":1}", fds, 1, "io.fexitd.InvalidFileDescriptors", NULL);
+        call_expect(fd, "io.fexitd.Load", "{\"object\":0}", fds, 3, "io.fexitd.InvalidFileDescriptors", &o);
+        ck_assert(!json_object_object_get_ex(params_of(o), "index", NULL));   /* the count is wrong */
+        json_object_put(o);
+        /* one fd, but the object names another index: say which (issue 11, D6) */
+        call_expect(fd, "io.fexitd.Load", "{\"object\":1}", fds, 1, "io.fexitd.InvalidFileDescriptors", &o);
+        ck_assert_int_eq(vl_get_int(params_of(o), "expected", -1), 1);
+        ck_assert_int_eq(vl_get_int(params_of(o), "received", -1), 1);
+        ck_assert_str_eq(vl_get_str(params_of(o), "parameter"), "object");
+        ck_assert_int_eq(vl_get_int(params_of(o), "index", -1), 1);
+        json_object_put(o);
         close_many(fds, 3);
         test_disconnect(fd);
         assert_no_fd_leak();

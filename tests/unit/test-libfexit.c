@@ -679,6 +679,10 @@ static const struct {
           -EINVAL, "org.varlink.service.InvalidParameter", "invalid parameter 'handle'", NULL },
         { "{\"error\":\"org.varlink.service.MethodNotFound\",\"parameters\":{\"method\":\"io.fexitd.List\"}}",
           -EOPNOTSUPP, "org.varlink.service.MethodNotFound", "fexitd does not know method io.fexitd.List", NULL },
+        { "{\"error\":\"io.fexitd.InvalidFileDescriptors\",\"parameters\":{\"expected\":1,\"received\":1,\"parameter\":\"object\",\"index\":1}}",
+          -EBADF, "io.fexitd.InvalidFileDescriptors", "object names fd index 1, which the message does not carry", NULL },
+        { "{\"error\":\"io.fexitd.InvalidFileDescriptors\",\"parameters\":{\"expected\":0,\"received\":2}}",
+          -EBADF, "io.fexitd.InvalidFileDescriptors", "expected 0 file descriptors, received 2", NULL },
         /* raw UTF-8 in a reply is JSON, whatever the json-c (0.18's strict mode refused it) */
         { "{\"error\":\"io.fexitd.NoSuchFunction\",\"parameters\":{\"function\":\"caf\xc3\xa9\",\"suggestions\":[]}}",
           -ESRCH, "io.fexitd.NoSuchFunction", "no function 'caf\xc3\xa9' in the kernel's BTF",
