@@ -220,6 +220,11 @@ START_TEST(test_open_env_and_opts) {
         bigger.future = 1;
         ck_assert_int_eq(fexit_client_open(p.path, &bigger.o, &c), -EINVAL);
         ck_assert_ptr_null(c);
+        /* a newer field in what is our tail padding: sizeof is the same, and it must be seen */
+        struct { size_t sz; int timeout_ms; int in_padding; } newer = { .sz = sizeof(newer), .in_padding = 1 };
+        ck_assert_uint_eq(sizeof(newer), sizeof(struct fexit_client_opts));
+        ck_assert_int_eq(fexit_client_open(p.path, (struct fexit_client_opts *) &newer, &c), -EINVAL);
+        ck_assert_ptr_null(c);
         /* NULL path: $FEXITD_SOCKET */
         setenv("FEXITD_SOCKET", p.path, 1);
         bigger.future = 0;
