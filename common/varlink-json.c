@@ -380,8 +380,10 @@ static char *format(json_object *o) {
         const char *s;
         char *copy;
 
-        if (!o)
+        if (!o || vl_broken(o)) {
+                json_object_put(o);
                 return NULL;
+        }
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         copy = s ? strdup(s) : NULL;
         json_object_put(o);
@@ -496,12 +498,82 @@ int vl_params_parse(json_object *parameters, const struct vl_param *spec, void *
         return 0;
 }
 
+/* Builders never hand out NULL: when json-c cannot allocate, they return a reference to a
+ * preallocated broken object or array, and whatever a broken or missing value is added to is
+ * broken too. A broken message cannot be formatted (vl_format_*() return NULL), so an
+ * allocation failure anywhere while a reply is built ends in an error, never in a reply that
+ * quietly lacks a field. */
+static int broken_tag;
+static json_object *broken_object, *broken_array;
+
+__attribute__((constructor)) static void broken_init(void) {
+        broken_object = json_object_new_object();
+        broken_array = json_object_new_array();
+        if (!broken_object || !broken_array)
+                abort();   /* at program start: nothing to lose yet */
+        json_object_set_userdata(broken_object, &broken_tag, NULL);
+        json_object_set_userdata(broken_array, &broken_tag, NULL);
+}
+
+static bool tagged(json_object *o) {
+        return o && json_object_get_userdata(o) == &broken_tag;
+}
+
+static void mark_broken(json_object *o) {
+        if (o && !tagged(o))
+                json_object_set_userdata(o, &broken_tag, NULL);
+}
+
+/* Deep: a container may have been added to its parent before it was filled. */
+bool vl_broken(json_object *o) {
+        if (tagged(o))
+                return true;
+        if (json_object_is_type(o, json_type_array)) {
+                for (size_t i = 0; i < json_object_array_length(o); i++)
+                        if (vl_broken(json_object_array_get_idx(o, i)))
+                                return true;
+        } else if (json_object_is_type(o, json_type_object)) {
+                struct json_object_iter it;
+                json_object_object_foreachC(o, it)
+                        if (vl_broken(it.val))
+                                return true;
+        }
+        return false;
+}
+
 json_object *vl_obj(void) {
-        return json_object_new_object();
+        json_object *o = json_object_new_object();
+
+        return o ? o : json_object_get(broken_object);
+}
+
+json_object *vl_array(void) {
+        json_object *a = json_object_new_array();
+
+        return a ? a : json_object_get(broken_array);
+}
+
+/* Takes v. Returns whether v can go into o; if not, v is released and o is broken. */
+static bool can_add(json_object *o, json_object *v) {
+        if (o && !tagged(o) && v && !tagged(v))
+                return true;
+        json_object_put(v);
+        mark_broken(o);
+        return false;
 }
 
 void vl_add(json_object *o, const char *key, json_object *v) {
-        json_object_object_add(o, key, v);
+        if (can_add(o, v) && json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                mark_broken(o);
+        }
+}
+
+void vl_append(json_object *a, json_object *v) {
+        if (can_add(a, v) && json_object_array_add(a, v) < 0) {
+                json_object_put(v);
+                mark_broken(a);
+        }
 }
 
 void vl_add_int(json_object *o, const char *key, int64_t v) {

@@ -69,8 +69,13 @@ int vl_params_parse(json_object *parameters, const struct vl_param *spec, void *
 #define VL_ECHO_MAX 256
 void vl_add_echo(json_object *o, const char *key, const char *v);
 
-/* Small builders used everywhere. */
+/* Small builders used everywhere. They never return NULL nor fail loudly: when an allocation
+ * fails the value is "broken", so is everything it is added to, and a broken message cannot be
+ * formatted (vl_format_*() return NULL, as for ENOMEM). */
 json_object *vl_obj(void);   /* a new empty object */
+json_object *vl_array(void); /* a new empty array */
+void vl_append(json_object *a, json_object *v);                  /* takes v */
+bool vl_broken(json_object *o);   /* an allocation failed while it was built */
 void vl_add_int(json_object *o, const char *key, int64_t v);
 void vl_add_str(json_object *o, const char *key, const char *v);   /* NULL: not added */
 void vl_add_bool(json_object *o, const char *key, bool v);

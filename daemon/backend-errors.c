@@ -28,11 +28,11 @@ void call_reply_bb_error(struct call *c, const struct bb_error *e) {
                 vl_add_echo(p, "name", e->program ? e->program : "");
                 break;
         case BB_ERR_NO_SUCH_FUNCTION: {
-                json_object *list = json_object_new_array();
+                json_object *list = vl_array();
                 name = "io.fexitd.NoSuchFunction";
                 vl_add_echo(p, "function", e->function ? e->function : "");
                 for (size_t i = 0; i < BB_SUGGESTIONS_MAX && e->suggestions[i]; i++)
-                        json_object_array_add(list, json_object_new_string(e->suggestions[i]));
+                        vl_append(list, json_object_new_string(e->suggestions[i]));
                 vl_add(p, "suggestions", list);
                 break;
         }

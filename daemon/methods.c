@@ -27,10 +27,10 @@ static const struct { const char *name; const char *description; } interfaces[] 
 };
 
 static void method_get_info(struct call *c, void *params) {
-        json_object *p = vl_obj(), *list = json_object_new_array();
+        json_object *p = vl_obj(), *list = vl_array();
 
         for (size_t i = 0; i < ELEMENTSOF(interfaces); i++)
-                json_object_array_add(list, json_object_new_string(interfaces[i].name));
+                vl_append(list, json_object_new_string(interfaces[i].name));
         vl_add_str(p, "vendor", "fexitd");
         vl_add_str(p, "product", "fexitd");
         vl_add_str(p, "version", FEXITD_VERSION);

@@ -96,15 +96,22 @@ static void conn_update_events(struct conn *c) {
         (void) sd_event_source_set_io_events(c->src, ev);
 }
 
-static void conn_send(struct conn *c, char *text, int *fds, size_t n_fds) {
-        int r = text ? vl_io_queue(&c->io, text, strlen(text), fds, n_fds) : -ENOMEM;
+/* What a client gets when its reply could not be built (vl_format_*() failed): an error, never
+ * silence, and never a reply with something left out. */
+static const char reply_enomem[] = "{\"error\":\"io.fexitd.KernelError\",\"parameters\":{"
+        "\"operation\":\"reply\",\"errno\":\"ENOMEM\",\"message\":\"Cannot allocate memory\"}}";
 
-        free(text);
-        if (r < 0) {
-                if (!text)
-                        close_many(fds, n_fds);
-                log_warning("Dropping a reply to connection %" PRIu64 ": %s", c->id, strerror(-r));
+static void conn_send(struct conn *c, char *text, int *fds, size_t n_fds) {
+        int r;
+
+        if (!text) {
+                close_many(fds, n_fds);
+                n_fds = 0;
         }
+        r = vl_io_queue(&c->io, text ? text : reply_enomem, strlen(text ? text : reply_enomem), fds, n_fds);
+        free(text);
+        if (r < 0)
+                log_warning("Dropping a reply to connection %" PRIu64 ": %s", c->id, strerror(-r));
 }
 
 /* Replies with an error and hangs up: the client broke the protocol. */
