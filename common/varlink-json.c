@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -376,20 +380,118 @@ static void make_utf8(char *text) {
         }
 }
 
+/* Our own writer rather than json_object_to_json_string_ext(): json-c ignores failed appends
+ * while it writes, and under memory pressure it printed "version":"" or "":0 for fields it had,
+ * a valid message that says something else than the object. Every write here goes through one
+ * stream whose error state is checked once at the end. */
+static void put_string(FILE *f, const char *s, size_t n) {
+        fputc('"', f);
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) s[i];
+                const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" :
+                                  c == '\f' ? "\\f" : c == '\n' ? "\\n" : c == '\r' ? "\\r" :
+                                  c == '\t' ? "\\t" : NULL;
+                if (esc)
+                        fputs(esc, f);
+                else if (c < 0x20)
+                        fprintf(f, "\\u%04x", c);
+                else
+                        fputc(c, f);
+        }
+        fputc('"', f);
+}
+
+/* The shortest of %.15g and %.17g that reads back as the same double, always with a '.' or an
+ * exponent so that it stays a float, and a '.' whatever the locale. */
+static void put_double(FILE *f, double d) {
+        char buf[64], *comma;
+
+        if (!isfinite(d)) {
+                fputs("null", f);   /* JSON has no NaN or infinity */
+                return;
+        }
+        snprintf(buf, sizeof(buf), "%.15g", d);
+        if (strtod(buf, NULL) != d)
+                snprintf(buf, sizeof(buf), "%.17g", d);
+        if ((comma = strchr(buf, ',')))
+                *comma = '.';
+        if (!strpbrk(buf, ".eEn"))
+                strcat(buf, ".0");
+        fputs(buf, f);
+}
+
+static void put_value(FILE *f, json_object *v) {
+        struct json_object_iter it;
+        bool first = true;
+
+        switch (json_object_get_type(v)) {
+        case json_type_null:
+                fputs("null", f);
+                return;
+        case json_type_boolean:
+                fputs(json_object_get_boolean(v) ? "true" : "false", f);
+                return;
+        case json_type_int:
+                if (json_object_get_int64(v) == INT64_MAX)   /* perhaps a uint64 above it */
+                        fprintf(f, "%" PRIu64, json_object_get_uint64(v));
+                else
+                        fprintf(f, "%" PRId64, json_object_get_int64(v));
+                return;
+        case json_type_double:
+                put_double(f, json_object_get_double(v));
+                return;
+        case json_type_string:
+                put_string(f, json_object_get_string(v), (size_t) json_object_get_string_len(v));
+                return;
+        case json_type_array:
+                fputc('[', f);
+                for (size_t i = 0; i < json_object_array_length(v); i++) {
+                        if (i)
+                                fputc(',', f);
+                        put_value(f, json_object_array_get_idx(v, i));
+                }
+                fputc(']', f);
+                return;
+        case json_type_object:
+                fputc('{', f);
+                json_object_object_foreachC(v, it) {
+                        if (!first)
+                                fputc(',', f);
+                        first = false;
+                        put_string(f, it.key, strlen(it.key));
+                        fputc(':', f);
+                        put_value(f, it.val);
+                }
+                fputc('}', f);
+                return;
+        }
+}
+
 static char *format(json_object *o) {
-        const char *s;
-        char *copy;
+        char *text = NULL;
+        size_t size = 0;
+        bool failed;
+        FILE *f;
 
         if (!o || vl_broken(o)) {
                 json_object_put(o);
                 return NULL;
         }
-        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        copy = s ? strdup(s) : NULL;
+        f = open_memstream(&text, &size);
+        if (!f) {
+                json_object_put(o);
+                return NULL;
+        }
+        put_value(f, o);
         json_object_put(o);
-        if (copy)
-                make_utf8(copy);
-        return copy;
+        failed = ferror(f);
+        /* glibc's memstream can also lose the buffer in fclose(): a NULL text, or one cut short */
+        if (fclose(f) != 0 || failed || !text || strlen(text) != size) {
+                free(text);
+                return NULL;
+        }
+        make_utf8(text);
+        return text;
 }
 
 char *vl_format_call(const char *method, json_object *parameters, bool oneway) {

@@ -110,8 +110,12 @@ static void conn_send(struct conn *c, char *text, int *fds, size_t n_fds) {
         }
         r = vl_io_queue(&c->io, text ? text : reply_enomem, strlen(text ? text : reply_enomem), fds, n_fds);
         free(text);
-        if (r < 0)
-                log_warning("Dropping a reply to connection %" PRIu64 ": %s", c->id, strerror(-r));
+        if (r < 0) {
+                /* The client would wait for this reply forever, and the next one would answer
+                 * the wrong call: hang up (the loop sees the EOF and frees the connection). */
+                log_warning("Dropping a reply to connection %" PRIu64 " and hanging up: %s", c->id, strerror(-r));
+                (void) shutdown(c->io.fd, SHUT_RDWR);
+        }
 }
 
 /* Replies with an error and hangs up: the client broke the protocol. */
