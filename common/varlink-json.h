@@ -80,7 +80,7 @@ void vl_add_int(json_object *o, const char *key, int64_t v);
 void vl_add_str(json_object *o, const char *key, const char *v);   /* NULL: not added */
 void vl_add_bool(json_object *o, const char *key, bool v);
 void vl_add_double(json_object *o, const char *key, double v);
-void vl_add(json_object *o, const char *key, json_object *v);      /* takes v */
+void vl_add(json_object *o, const char *key, json_object *v);      /* takes v; NULL breaks o */
 
 /* Lookup helpers that tolerate absence: return the default when missing or of another type. */
 int64_t vl_get_int(json_object *o, const char *key, int64_t def);

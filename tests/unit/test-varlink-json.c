@@ -453,6 +453,52 @@ START_TEST(test_add_echo) {
 }
 END_TEST
 
+/* Our writer: every JSON type as json-c wrote it, and a double stays a double. */
+START_TEST(test_format_values) {
+        json_object *p = vl_obj(), *a = vl_array();
+        _cleanup_free_ char *text = NULL;
+
+        vl_add_double(p, "d", 1.5);
+        vl_add_double(p, "two", 2.0);
+        vl_add_double(p, "third", 1.0 / 3);
+        vl_add(p, "u", json_object_new_uint64(UINT64_MAX));
+        vl_add_int(p, "max", INT64_MAX);
+        vl_add_int(p, "min", INT64_MIN);
+        vl_add_bool(p, "b", true);
+        vl_append(a, json_object_new_string("\"\\\b\f\n\r\t/\x7f\xc3\xa9"));
+        vl_append(a, vl_obj());
+        vl_add(p, "a", a);
+        text = vl_format_reply(p);
+        ck_assert_str_eq(text, "{\"parameters\":{\"d\":1.5,\"two\":2.0,\"third\":0.33333333333333331,"
+                               "\"u\":18446744073709551615,\"max\":9223372036854775807,"
+                               "\"min\":-9223372036854775808,\"b\":true,"
+                               "\"a\":[\"\\\"\\\\\\b\\f\\n\\r\\t/\x7f\xc3\xa9\",{}]}}");
+        json_object_put(parse_ok(text));
+}
+END_TEST
+
+/* A builder that could not allocate breaks what it is added to, however deep, and a broken
+ * message is never formatted: no reply with a field quietly missing. (json-c spells a failed
+ * allocation and JSON null alike, NULL; builders never add null.) */
+START_TEST(test_broken_builders) {
+        json_object *p = vl_obj(), *inner = vl_obj(), *list = vl_array();
+
+        vl_add(p, "inner", inner);          /* added first, broken after */
+        vl_add(p, "list", list);
+        vl_add_int(p, "ok", 1);
+        ck_assert(!vl_broken(p));
+        vl_append(list, NULL);              /* what a failed json_object_new_*() returns */
+        ck_assert(vl_broken(list));
+        ck_assert(vl_broken(p));
+        ck_assert_ptr_null(vl_format_reply(p));
+        p = vl_obj();
+        vl_add(p, "x", NULL);
+        ck_assert_ptr_null(vl_format_error("io.fexitd.KernelError", p));
+        vl_add(NULL, "x", json_object_new_int(1));   /* released, not leaked, not a crash */
+        vl_append(NULL, json_object_new_int(1));
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("varlink-json");
         TCase *parse = tcase_create("parse"), *strict = tcase_create("strict-conformance");
@@ -467,6 +513,8 @@ static Suite *suite(void) {
         tcase_add_loop_test(msg, test_call_parse_bad, 0, ELEMENTSOF(bad_calls));
         tcase_add_test(msg, test_reply_parse);
         tcase_add_test(msg, test_format);
+        tcase_add_test(msg, test_format_values);
+        tcase_add_test(msg, test_broken_builders);
         tcase_add_test(msg, test_getters);
         tcase_add_test(params, test_params_all);
         tcase_add_test(params, test_params_optional_null_and_absent);
