@@ -51,16 +51,20 @@ static void *arena_alloc(size_t n) {
         return arena + at;   /* static: zeroed */
 }
 
-static void resolve(void) {
-        if (next_free)
-                return;
+/* Whether the next allocator is known. While ASan starts, dlsym() can come back empty (the
+ * loader allocates inside ASan's own lookups): the arena serves until a later call succeeds. */
+static bool resolve(void) {
+        if (__atomic_load_n(&next_free, __ATOMIC_ACQUIRE))
+                return true;
         resolving = 1;
         next_malloc = dlsym(RTLD_NEXT, "malloc");
         next_calloc = dlsym(RTLD_NEXT, "calloc");
         next_realloc = dlsym(RTLD_NEXT, "realloc");
         next_accept4 = dlsym(RTLD_NEXT, "accept4");
-        __atomic_store_n(&next_free, (void (*)(void *)) dlsym(RTLD_NEXT, "free"), __ATOMIC_RELEASE);
+        if (next_malloc && next_calloc && next_realloc && next_accept4)
+                __atomic_store_n(&next_free, (void (*)(void *)) dlsym(RTLD_NEXT, "free"), __ATOMIC_RELEASE);
         resolving = 0;
+        return __atomic_load_n(&next_free, __ATOMIC_ACQUIRE);
 }
 
 static bool fail_now(void) {
@@ -82,25 +86,22 @@ static bool fail_now(void) {
 }
 
 void *malloc(size_t n) {
-        if (resolving)
+        if (resolving || !resolve())
                 return arena_alloc(n);
-        resolve();
         return fail_now() ? NULL : next_malloc(n);
 }
 
 void *calloc(size_t n, size_t size) {
-        if (resolving)
+        if (resolving || !resolve())
                 return arena_alloc(n * size);
-        resolve();
         return fail_now() ? NULL : next_calloc(n, size);
 }
 
 void *realloc(void *p, size_t n) {
         void *q;
 
-        if (resolving)
+        if (resolving || !resolve())
                 return arena_alloc(n);
-        resolve();
         if (fail_now())
                 return NULL;
         if (!in_arena(p))
@@ -123,9 +124,8 @@ void *reallocarray(void *p, size_t n, size_t size) {
 }
 
 void free(void *p) {
-        if (!p || in_arena(p))
+        if (!p || in_arena(p) || !resolve())
                 return;
-        resolve();
         next_free(p);
 }
 
@@ -193,7 +193,8 @@ static long read_n(void) {
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
         int r;
 
-        resolve();
+        if (!resolve())
+                return -1;
         r = next_accept4(fd, addr, len, flags);
         if (r >= 0 && *file)
                 __atomic_store_n(&countdown, read_n(), __ATOMIC_RELAXED);

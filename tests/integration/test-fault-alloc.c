@@ -160,17 +160,11 @@ END_TEST
 
 static void setup(void) {
         static const char *const extra[] = { "--catalog", FEXIT_COUNT_DIR, NULL };
-        char options[1024];
-        const char *asan;
 
         snprintf(fault_file, sizeof(fault_file), "/tmp/fexitd-fault-%d", (int) getpid());
         snprintf(fired_file, sizeof(fired_file), "%s.fired", fault_file);
         setenv("FEXITD_FAULT_FILE", fault_file, 1);
         setenv("LD_PRELOAD", FAULT_ALLOC_LIB, 1);
-        /* in a sanitizer build this allocator comes before ASan's, and forwards to it */
-        asan = getenv("ASAN_OPTIONS");
-        snprintf(options, sizeof(options), "%s%sverify_asan_link_order=0", asan ?: "", asan ? ":" : "");
-        setenv("ASAN_OPTIONS", options, 1);
         ck_assert_int_eq(test_daemon_start(&d, extra), 0);
         unsetenv("LD_PRELOAD");
 }
@@ -182,6 +176,14 @@ static void teardown(void) {
 }
 
 int main(void) {
+#ifdef FEXITD_SANITIZE
+        /* ASan's runtime starts by resolving its interceptors with dlsym(), and the loader's
+         * allocations inside that reach an allocator preloaded in front of it before it can
+         * know the next one: the daemon dies before main(). */
+        fprintf(stderr, "skipped: the allocator cannot be preloaded in front of AddressSanitizer's; "
+                "this test runs in the ordinary build\n");
+        return 77;
+#endif
         Suite *s = suite_create("fault-alloc");
         TCase *tc = tcase_create("verbs");
         SRunner *sr;
