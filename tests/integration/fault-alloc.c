@@ -139,41 +139,25 @@ struct json_object;
 struct json_tokener;
 struct bpf_object;
 
-struct json_object *json_tokener_parse_ex(struct json_tokener *tok, const char *str, int len) {
-        static struct json_object *(*next)(struct json_tokener *, const char *, int);
-        struct json_object *o;
+/* Defines name(params) as the next name(args) with allocation failures off. */
+#define SPARE(type, name, params, args)                                 \
+        type name params {                                              \
+                static type (*next) params;                             \
+                type r;                                                 \
+                                                                        \
+                if (!next)                                              \
+                        next = dlsym(RTLD_NEXT, #name);                 \
+                spared++;                                               \
+                r = next args;                                          \
+                spared--;                                               \
+                return r;                                               \
+        }
 
-        if (!next)
-                next = dlsym(RTLD_NEXT, "json_tokener_parse_ex");
-        spared++;
-        o = next(tok, str, len);
-        spared--;
-        return o;
-}
-
-struct bpf_object *bpf_object__open_mem(const void *buf, size_t size, const void *opts) {
-        static struct bpf_object *(*next)(const void *, size_t, const void *);
-        struct bpf_object *o;
-
-        if (!next)
-                next = dlsym(RTLD_NEXT, "bpf_object__open_mem");
-        spared++;
-        o = next(buf, size, opts);
-        spared--;
-        return o;
-}
-
-int bpf_object__load(struct bpf_object *obj) {
-        static int (*next)(struct bpf_object *);
-        int r;
-
-        if (!next)
-                next = dlsym(RTLD_NEXT, "bpf_object__load");
-        spared++;
-        r = next(obj);
-        spared--;
-        return r;
-}
+SPARE(struct json_object *, json_tokener_parse_ex, (struct json_tokener *tok, const char *str, int len),
+      (tok, str, len))
+SPARE(struct bpf_object *, bpf_object__open_mem, (const void *buf, size_t size, const void *opts),
+      (buf, size, opts))
+SPARE(int, bpf_object__load, (struct bpf_object *obj), (obj))
 
 static long read_n(void) {
         char buf[32] = "";
