@@ -123,6 +123,20 @@ static int attach_register(struct attach_job *j, struct attach_item *it, bool go
         return 0;
 }
 
+/* Drops the links registered so far and closes every link fd of the job: on the loop's thread,
+ * slow, but only after an allocation failure. */
+static void attach_unregister_all(struct attach_job *j) {
+        struct server *s = j->call->server;
+
+        for (size_t i = 0; i < j->n; i++) {
+                if (j->items[i].link)
+                        j->items[i].link_fd = server_drop_handle(s, j->items[i].link);
+                j->items[i].link_fd = safe_close(j->items[i].link_fd);
+                j->items[i].link = 0;
+                update_program_state(s, j->items[i].program);
+        }
+}
+
 /* Registers every new link, all or nothing: on an allocation failure (here or in the reply's
  * description of them) the links registered so far are dropped, every link fd is closed, and
  * -ENOMEM is returned; otherwise links lists the new links. */
@@ -137,13 +151,7 @@ static int attach_register_all(struct attach_job *j, bool gone, json_object *lin
                         vl_append(links, handle_to_json(s, handle_table_get(&s->handles, j->items[i].link)));
         if (r >= 0 && !vl_broken(links))
                 return 0;
-        for (size_t i = 0; i < j->n; i++) {
-                if (j->items[i].link)
-                        j->items[i].link_fd = server_drop_handle(s, j->items[i].link);
-                /* on the loop's thread: slow, but only after an allocation failure */
-                j->items[i].link_fd = safe_close(j->items[i].link_fd);
-                update_program_state(s, j->items[i].program);
-        }
+        attach_unregister_all(j);
         return -ENOMEM;
 }
 
@@ -171,13 +179,19 @@ static void attach_done(struct job *job) {
                 vl_add_int(p, "handle", (int64_t) j->items[0].program);
                 call_reply_error(c, "io.fexitd.NoSuchHandle", p);
         } else {
-                if (j->lifetime == LIFETIME_PERSISTENT)
-                        (void) state_save(s);
-                server_notify_status(s);
                 p = vl_obj();
                 vl_add(p, "link", json_object_get(json_object_array_get_idx(links, 0)));
                 vl_add(p, "links", json_object_get(links));
-                call_reply(c, p);
+                if (vl_broken(p)) {   /* a reply that cannot name the links: there are none */
+                        json_object_put(p);
+                        attach_unregister_all(j);
+                        call_reply_errno(c, "attach", ENOMEM);
+                } else {
+                        if (j->lifetime == LIFETIME_PERSISTENT)
+                                (void) state_save(s);
+                        server_notify_status(s);
+                        call_reply(c, p);
+                }
         }
         json_object_put(links);
         /* a connection-bound program whose client left during the attach goes now */
