@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
@@ -384,21 +385,44 @@ static void make_utf8(char *text) {
  * while it writes, and under memory pressure it printed "version":"" or "":0 for fields it had,
  * a valid message that says something else than the object. Every write here goes through one
  * stream whose error state is checked once at the end. */
+static bool needs_escape(unsigned char c) {
+        return c < 0x20 || c == '"' || c == '\\';
+}
+
 static void put_string(FILE *f, const char *s, size_t n) {
         fputc('"', f);
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char) s[i];
-                const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" :
-                                  c == '\f' ? "\\f" : c == '\n' ? "\\n" : c == '\r' ? "\\r" :
-                                  c == '\t' ? "\\t" : NULL;
+        for (size_t i = 0; i < n;) {
+                size_t run = 0;
+                unsigned char c;
+                const char *esc;
+
+                while (i + run < n && !needs_escape((unsigned char) s[i + run]))
+                        run++;
+                fwrite(s + i, 1, run, f);   /* the common case: whole names and messages */
+                i += run;
+                if (i == n)
+                        break;
+                c = (unsigned char) s[i++];
+                esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\f' ? "\\f" :
+                      c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
                 if (esc)
                         fputs(esc, f);
-                else if (c < 0x20)
-                        fprintf(f, "\\u%04x", c);
                 else
-                        fputc(c, f);
+                        fprintf(f, "\\u%04x", c);
         }
         fputc('"', f);
+}
+
+/* Without printf: replies are mostly integers, and this is the hot path of every call. */
+static void put_uint(FILE *f, uint64_t u, bool minus) {
+        char buf[24], *p = buf + sizeof(buf);
+
+        do
+                *--p = (char) ('0' + u % 10);
+        while ((u /= 10) > 0);
+        if (minus)
+                *--p = '-';
+        fwrite(p, 1, (size_t) (buf + sizeof(buf) - p), f);
 }
 
 /* The shortest of %.15g and %.17g that reads back as the same double, always with a '.' or an
@@ -433,9 +457,11 @@ static void put_value(FILE *f, json_object *v) {
                 return;
         case json_type_int:
                 if (json_object_get_int64(v) == INT64_MAX)   /* perhaps a uint64 above it */
-                        fprintf(f, "%" PRIu64, json_object_get_uint64(v));
+                        put_uint(f, json_object_get_uint64(v), false);
+                else if (json_object_get_int64(v) < 0)
+                        put_uint(f, -(uint64_t) json_object_get_int64(v), true);
                 else
-                        fprintf(f, "%" PRId64, json_object_get_int64(v));
+                        put_uint(f, (uint64_t) json_object_get_int64(v), false);
                 return;
         case json_type_double:
                 put_double(f, json_object_get_double(v));
@@ -482,6 +508,7 @@ static char *format(json_object *o) {
                 json_object_put(o);
                 return NULL;
         }
+        __fsetlocking(f, FSETLOCKING_BYCALLER);   /* ours alone: no lock per character */
         put_value(f, o);
         json_object_put(o);
         failed = ferror(f);
