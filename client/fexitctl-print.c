@@ -60,7 +60,11 @@ static void row_fill(char **row, const struct fexit_handle *h) {
         row[COL_NAME] = strdup(or_dash(h->name));
         row[COL_TARGET] = target_text(h);
         row[COL_LIFETIME] = strdup(or_dash(fexit_lifetime_name(h->lifetime)));
-        row[COL_STATE] = strdup(or_dash(h->state_name));
+        /* a handed-off link whose holder is not known alive says so: the link may be gone */
+        if (h->holder_state && strcmp(h->holder_state, "alive") != 0)
+                row[COL_STATE] = xasprintf("%s (holder %s)", or_dash(h->state_name), h->holder_state);
+        else
+                row[COL_STATE] = strdup(or_dash(h->state_name));
         row[COL_OWNER] = user_text(h->owner_uid);
 }
 
@@ -130,8 +134,9 @@ void print_handle(FILE *f, const struct fexit_handle *h) {
                 h->owner_uid, h->owner_pid);
         if (h->holder_uid != FEXIT_ABSENT) {
                 _cleanup_free_ char *holder = user_text(h->holder_uid);
-                fprintf(f, "%-14s%s (uid %" PRId64 ", pid %" PRId64 ")\n", "Holder:",
-                        holder ? holder : "?", h->holder_uid, h->holder_pid);
+                fprintf(f, "%-14s%s (uid %" PRId64 ", pid %" PRId64 ")%s%s\n", "Holder:",
+                        holder ? holder : "?", h->holder_uid, h->holder_pid,
+                        h->holder_state ? ", " : "", h->holder_state ? h->holder_state : "");
         }
         fprintf(f, "%-14s%.1f s\n", "Age:", h->age_sec);
         print_opt_int(f, "Runs:", h->run_count);

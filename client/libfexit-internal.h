@@ -32,7 +32,7 @@ bool opts_valid(const void *opts, size_t known_size);
         (!(opts) || opts_valid((opts), offsetofend(struct type, type##__last_field)))
 #define fexit_client_opts__last_field timeout_ms
 #define fexit_program_select__last_field n_functions
-#define fexit_load_opts__last_field attach
+#define fexit_load_opts__last_field name
 #define fexit_attach_opts__last_field n_grants
 #define OPTS_HAS(opts, field) \
         ((opts) && (opts)->sz >= offsetof(typeof(*(opts)), field) + sizeof((opts)->field))

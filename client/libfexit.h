@@ -174,6 +174,9 @@ struct fexit_handle {
         int64_t key_size, value_size, max_entries, map_flags;
         const char *const *grants;      /* "user:NAME", "group:NAME" */
         size_t n_grants;
+        /* A handed-off link's holder process: "alive", "exited" (the link is detached unless the
+         * holder passed its fd on) or "unknown"; NULL for other handles and older daemons. */
+        const char *holder_state;
 };
 /* Accepts NULL; returns NULL. */
 FEXIT_API struct fexit_handle *fexit_handle_free(struct fexit_handle *h);
@@ -244,6 +247,10 @@ struct fexit_load_opts {
         const char *const *grants;      /* "user:NAME" or "group:NAME" */
         size_t n_grants;
         bool attach;                    /* attach every loaded program; links are returned too */
+        /* The object's name ([A-Za-z0-9_.-], no leading '.', at most 128): libbpf
+         * names the .bss/.data/.rodata maps after it, truncated to 15 characters as bpftool
+         * shows them. NULL: the catalog entry's name, or "fexitd" for fexit_client_load(). */
+        const char *name;
         size_t :0;
 };
 

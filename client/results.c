@@ -124,6 +124,7 @@ static const struct field handle_fields[] = {
         { "owner_pid",   F_INT,    true,  H(pub.owner_pid) },
         { "holder_uid",  F_INT,    false, H(pub.holder_uid) },
         { "holder_pid",  F_INT,    false, H(pub.holder_pid) },
+        { "holder_state", F_STR,   false, H(pub.holder_state) },
         { "age_sec",     F_DOUBLE, true,  H(pub.age_sec) },
         { "run_count",   F_INT,    false, H(pub.run_count) },
         { "run_time_ns", F_INT,    false, H(pub.run_time_ns) },

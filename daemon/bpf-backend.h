@@ -143,6 +143,14 @@ int bb_prog_info(int fd, struct bb_info *ret);
 int bb_link_info(int fd, struct bb_info *ret);
 int bb_map_info(int fd, struct bb_info *ret);
 
+/* For rebuilding the handle table from pins (bpf-describe.c). bb_obj_kind: 0 program, 1 link,
+ * 2 map (the order of enum handle_kind), -EMEDIUMTYPE for anything else. bb_prog_map_ids: the
+ * kernel ids of the maps a program uses, at most max. bb_btf_type_name: the name of BTF type
+ * type_id in BTF object obj_id, and that object's name ("vmlinux", a module, or "bpf"). */
+int bb_obj_kind(int fd);
+int bb_prog_map_ids(int fd, uint32_t *ids, uint32_t max, uint32_t *ret_n);
+int bb_btf_type_name(uint32_t obj_id, uint32_t type_id, char **ret_name, char **ret_object);
+
 /* "array", "hash", "ringbuf", ... for a map type. */
 const char *bb_map_type_name(uint32_t type);
 

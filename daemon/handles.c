@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-event.h>
 
 #include "common/macro.h"
 #include "daemon/handles.h"
@@ -52,6 +53,7 @@ struct handle *handle_free(struct handle *h) {
         free(h->function);
         free(h->btf_object);
         free(h->source);
+        sd_event_source_disable_unref(h->holder_src);
         free(h);
         return NULL;
 }

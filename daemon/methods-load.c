@@ -19,6 +19,7 @@
 struct load_params {
         int64_t object;
         const char *catalog;
+        const char *name;
         json_object *programs;
         const char *lifetime;
         json_object *grants;
@@ -37,6 +38,7 @@ struct load_job {
         struct call *call;
         int object_fd;
         const char *catalog;
+        const char *object_name;
         struct bb_select select[SELECT_MAX];
         size_t n_select;
         enum handle_lifetime lifetime;
@@ -74,7 +76,7 @@ static int catalog_open(const char *dirs, const char *name, struct bb_error *err
         char path[4096];
         const char *d = dirs;
 
-        if (!catalog_name_valid(name))   /* the spec refused it already: never a path */
+        if (!policy_entry_name_valid(name))   /* the spec refused it already: never a path */
                 goto not_found;
         while (d && *d) {
                 const char *end = strchrnul(d, ':');
@@ -104,7 +106,7 @@ static void load_run(struct job *job) {
                 }
         }
         req = (struct bb_load_request) { .object_fd = j->object_fd, .select = j->select,
-                                         .n_select = j->n_select };
+                                         .n_select = j->n_select, .object_name = j->object_name };
         j->r = bb_load(&req, &j->res, &j->err);
         if (j->r < 0 || !j->attach)
                 return;
@@ -403,12 +405,15 @@ static void method_load(struct call *c, void *params) {
                         return call_reply_denied(c, NULL, "the policy does not let you load this catalog entry");
                 if (consumer_retargets(p->programs))
                         return call_reply_denied(c, NULL, "consumers may not change a catalog program's target");
+                if (p->name && strcmp(p->name, p->catalog) != 0)
+                        return call_reply_denied(c, NULL, "consumers may not rename a catalog object");
         }
         j = calloc(1, sizeof(*j));
         if (!j)
                 return call_reply_errno(c, "load", ENOMEM);
         *j = (struct load_job) { .job = { .run = load_run_and_trim, .done = load_done }, .call = c,
                                  .object_fd = -EBADF, .catalog = p->catalog,
+                                 .object_name = p->name ? p->name : p->catalog,
                                  .lifetime = (enum handle_lifetime) lifetime, .attach = p->attach };
         for (size_t i = 0; i < n_sel; i++, j->n_select++)
                 if (parse_select(json_object_array_get_idx(p->programs, i), &j->select[i]) < 0) {
@@ -500,7 +505,9 @@ const struct method methods_load[] = {
         { "io.fexitd.Load", method_load, ROLE_CONSUMER,
           (const struct vl_param[]) {
                   { "object", VL_INT, false, offsetof(struct load_params, object) },
-                  { "catalog", VL_STRING, false, offsetof(struct load_params, catalog), catalog_name_valid },
+                  { "catalog", VL_STRING, false, offsetof(struct load_params, catalog), policy_entry_name_valid },
+                  /* libbpf names the .bss/.data/.rodata maps after the object: bpftool shows NAME.bss */
+                  { "name", VL_STRING, false, offsetof(struct load_params, name), policy_entry_name_valid },
                   { "programs", VL_ARRAY, false, offsetof(struct load_params, programs) },
                   { "lifetime", VL_STRING, false, offsetof(struct load_params, lifetime) },
                   { "grants", VL_ARRAY, false, offsetof(struct load_params, grants) },

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "common/macro.h"
 #include "daemon/bpf-backend.h"
+#include "daemon/holder.h"
 #include "daemon/methods.h"
 
 static double age_sec(uint64_t created_usec) {
@@ -43,8 +44,10 @@ json_object *handle_to_json(struct server *s, const struct handle *h) {
         if (h->state == HSTATE_HANDED_OFF) {
                 vl_add_int(o, "holder_uid", h->holder_uid);
                 vl_add_int(o, "holder_pid", h->holder_pid);
+                vl_add_str(o, "holder_state", holder_state_to_string(h->holder_state));
         }
         vl_add_double(o, "age_sec", age_sec(h->created_usec));
+        vl_add_str(o, "recovery", h->recovery);
         if (h->kind == HANDLE_PROGRAM && h->fd >= 0 && bb_prog_info(h->fd, &info) >= 0 &&
             (info.run_cnt || info.run_time_ns)) {
                 vl_add_int(o, "run_count", (int64_t) info.run_cnt);

@@ -36,9 +36,6 @@ struct peer;
 #define POLICY_RULES_MAX 4096
 #define POLICY_PATTERN_MAX 128          /* as long as a catalog entry name may be */
 
-/* A catalog entry name: [A-Za-z0-9_.-], no leading '.', 1 to POLICY_PATTERN_MAX characters
- * (docs/security.md). The Load verb's parameter spec refuses any other before a lookup. */
-bool catalog_name_valid(const char *name);
 #define POLICY_FILE_MAX (4u << 20)
 
 struct policy;
@@ -72,6 +69,11 @@ size_t policy_n_rules(const struct policy *p);
 
 /* Root, or an admin rule matches the peer. Does not look at peer->role (it computes it). */
 bool policy_is_admin(const struct policy *p, const struct peer *peer);
+
+/* A valid catalog entry name: 1..POLICY_PATTERN_MAX of [A-Za-z0-9_.-], no leading '.'. Load's
+ * object name follows the same rule; Load's parameter spec refuses any other catalog or object
+ * name before a lookup or a policy decision (docs/security.md). */
+bool policy_entry_name_valid(const char *s);
 
 /* Whether the peer may Load the catalog entry. Names that are not valid catalog entry names
  * (empty, over POLICY_PATTERN_MAX, a leading '.', anything outside [A-Za-z0-9_.-]) are refused

@@ -434,6 +434,95 @@ START_TEST(persistent_survives_restarts) {
 }
 END_TEST
 
+/* The link's program as bpftool prints it ("ID: tracing  prog PROG ..."), -1 if bpftool does not
+ * show the link: the printed output, not the exit status, is the witness. */
+static int64_t bpftool_link_prog(int64_t link_id) {
+        char cmd[128], line[512], head[32];
+        long long prog = -1;
+        FILE *f;
+
+        snprintf(cmd, sizeof(cmd), "bpftool link show id %lld 2>/dev/null", (long long) link_id);
+        snprintf(head, sizeof(head), "%lld: ", (long long) link_id);
+        f = popen(cmd, "r");
+        ck_assert_ptr_nonnull(f);
+        if (fgets(line, sizeof(line), f) && strncmp(line, head, strlen(head)) == 0) {
+                const char *p = strstr(line, " prog ");
+                if (p)
+                        prog = strtoll(p + 6, NULL, 10);
+        }
+        pclose(f);
+        return prog;
+}
+
+static void remove_state_files(void) {
+        char path[400];
+
+        snprintf(path, sizeof(path), "%s/state.json", d.state_dir);
+        (void) unlink(path);
+        snprintf(path, sizeof(path), "%s/state.json.old", d.state_dir);
+        (void) unlink(path);
+}
+
+/* issue 11, D8: a deleted or damaged state.json (and no previous one) costs nothing: the pins are
+ * rebuilt into handles, the fexit link stays attached with the same kernel link id and keeps
+ * counting, and the program's target is told from the kernel's BTF. */
+START_TEST(persistent_survives_lost_state) {
+        int fd = test_connect(&d), bss_fd;
+        json_object *o = load(fd, "fexit_count", "{\"object\":0,\"attach\":true,\"lifetime\":\"persistent\"}");
+        int64_t prog = vl_get_int(first(o, "programs"), "handle", 0);
+        int64_t prog_id = vl_get_int(first(o, "programs"), "kernel_id", 0);
+        int64_t link = vl_get_int(first(o, "links"), "handle", 0);
+        int64_t link_id = vl_get_int(first(o, "links"), "kernel_id", 0);
+        int64_t bss_id = vl_get_int(map_named(o, ".bss"), "kernel_id", 0);
+        char p[64], path[400];
+        json_object *h;
+        uint64_t before;
+
+        json_object_put(o);
+        test_disconnect(fd);
+        ck_assert_int_eq(bpftool_link_prog(link_id), prog_id);
+        bss_fd = bpf_map_get_fd_by_id((uint32_t) bss_id);
+        ck_assert_int_ge(bss_fd, 0);
+        for (int variant = 0; variant < 2; variant++) {
+                remove_state_files();
+                if (variant == 1) {   /* damaged: cut short, as a crash mid-write would leave it */
+                        snprintf(path, sizeof(path), "%s/state.json", d.state_dir);
+                        FILE *f = fopen(path, "we");
+                        ck_assert_ptr_nonnull(f);
+                        fputs("{\"version\":1,\"next_handle\":", f);
+                        fclose(f);
+                }
+                ck_assert_int_eq(test_daemon_restart(&d, variant == 0 ? SIGKILL : SIGTERM), 0);
+                fd = test_connect(&d);
+                o = describe(fd, link);
+                h = json_object_object_get(params_of(o), "handle");
+                ck_assert_int_eq(vl_get_int(h, "kernel_id", 0), link_id);
+                ck_assert_int_eq(vl_get_int(h, "program", 0), prog);
+                ck_assert_str_eq(vl_get_str(h, "state"), "attached");
+                ck_assert_str_eq(vl_get_str(h, "recovery"), "rebuilt");
+                json_object_put(o);
+                o = describe(fd, prog);
+                h = json_object_object_get(params_of(o), "handle");
+                ck_assert_int_eq(vl_get_int(h, "kernel_id", 0), prog_id);
+                ck_assert_str_eq(vl_get_str(json_object_object_get(h, "target"), "function"), "vfs_unlink");
+                json_object_put(o);
+                test_disconnect(fd);
+                ck_assert_int_eq(bpftool_link_prog(link_id), prog_id);
+                before = bss_count(bss_fd);
+                unlink_files(3);
+                ck_assert_uint_ge(bss_count(bss_fd), before + 3);
+        }
+        safe_close(bss_fd);
+        /* what was rebuilt can be released: Unload detaches the link */
+        fd = test_connect(&d);
+        snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) prog);
+        json_object_put(call_ok(fd, "io.fexitd.Unload", p));
+        ck_assert(bpftool_gone_soon("link", link_id));
+        ck_assert_int_eq(bpftool_link_prog(link_id), -1);
+        test_disconnect(fd);
+}
+END_TEST
+
 START_TEST(fexit_on_another_bpf_program) {
         char path[600], p[256];
         struct bpf_object *xdp;
@@ -624,6 +713,7 @@ int main(void) {
         tcase_add_test(tc, take_link_moves_ownership);
         tcase_add_test(tc, consumer_reads_but_cannot_write);
         tcase_add_test(tc, persistent_survives_restarts);
+        tcase_add_test(tc, persistent_survives_lost_state);
         tcase_add_test(tc, fexit_on_another_bpf_program);
         tcase_add_test(tc, verifier_rejection_returns_its_log);
         tcase_add_test(tc, one_program_many_functions);

@@ -180,7 +180,8 @@ static bool all_writers_closed(int read_end) {
         "{\"handle\":3,\"kind\":\"link\",\"kernel_id\":17,\"name\":\"count\","                 \
         "\"target\":{\"function\":\"do_unlinkat\",\"btf_object\":\"vmlinux\",\"btf_id\":1234}," \
         "\"program\":1,\"lifetime\":\"persistent\",\"state\":\"handed-off\",\"owner_uid\":0,"  \
-        "\"owner_pid\":100,\"holder_uid\":65534,\"holder_pid\":200,\"age_sec\":1.5,"           \
+        "\"owner_pid\":100,\"holder_uid\":65534,\"holder_pid\":200,\"holder_state\":\"exited\","\
+        "\"age_sec\":1.5,"                                                                      \
         "\"grants\":[\"user:alice\",\"group:bpf\"],\"future_field\":{\"x\":1}}"
 #define PROG_JSON                                                                              \
         "{\"handle\":1,\"kind\":\"program\",\"kernel_id\":42,\"name\":\"count\","              \
@@ -275,6 +276,7 @@ START_TEST(test_list_decodes_handles) {
         ck_assert_int_eq(h->owner_pid, 100);
         ck_assert_int_eq(h->holder_uid, 65534);
         ck_assert_int_eq(h->holder_pid, 200);
+        ck_assert_str_eq(h->holder_state, "exited");
         ck_assert_double_eq(h->age_sec, 1.5);
         ck_assert_int_eq(h->run_count, FEXIT_ABSENT);
         ck_assert_ptr_null(h->map_type);
@@ -292,6 +294,7 @@ START_TEST(test_list_decodes_handles) {
         ck_assert_int_eq(h->lifetime, FEXIT_LIFETIME_CONNECTION);
         ck_assert_int_eq(h->state, FEXIT_STATE_LOADED);
         ck_assert_int_eq(h->holder_uid, FEXIT_ABSENT);   /* null is absent */
+        ck_assert_ptr_null(h->holder_state);
         ck_assert_int_eq(h->run_count, 5);
         ck_assert_int_eq(h->run_time_ns, 1000);
         ck_assert_uint_eq(h->n_grants, 0);
@@ -353,7 +356,8 @@ START_TEST(test_load_with_fd) {
                 { .sz = sizeof(sel[0]), .name = "spy", .target_prog_id = 42, .functions = fa, .n_functions = 2 },
         };
         FEXIT_OPTS(fexit_load_opts, opts, .programs = sel, .n_programs = 2,
-                   .lifetime = FEXIT_LIFETIME_PERSISTENT, .grants = grants, .n_grants = 2, .attach = true);
+                   .lifetime = FEXIT_LIFETIME_PERSISTENT, .grants = grants, .n_grants = 2, .attach = true,
+                   .name = "count");
         struct fexit_load_result *res = NULL;
         struct fexit_client *c;
         struct stat st_sent, st_got;
@@ -383,7 +387,7 @@ START_TEST(test_load_with_fd) {
                 "\"programs\":[{\"name\":\"count\",\"function\":\"do_unlinkat\"},"
                 "{\"name\":\"spy\",\"target_prog_id\":42,\"functions\":[\"vfs_read\",\"vfs_*\"]}],"
                 "\"lifetime\":\"persistent\",\"grants\":[\"user:alice\",\"group:bpf\"],"
-                "\"attach\":true,\"object\":0}}");
+                "\"attach\":true,\"name\":\"count\",\"object\":0}}");
         /* exactly one fd, the object itself; the caller's fd was not consumed */
         ck_assert_uint_eq(p.n_got_fds[0], 1);
         ck_assert_int_eq(fstat(p.got_fds[0][0], &st_got), 0);
