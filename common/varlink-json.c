@@ -4,7 +4,6 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
@@ -383,38 +382,63 @@ static void make_utf8(char *text) {
 
 /* Our own writer rather than json_object_to_json_string_ext(): json-c ignores failed appends
  * while it writes, and under memory pressure it printed "version":"" or "":0 for fields it had,
- * a valid message that says something else than the object. Every write here goes through one
- * stream whose error state is checked once at the end. */
+ * a valid message that says something else than the object. (glibc's open_memstream() is no
+ * better: a failed grow there lost 32 bytes from the middle of a description.) Every append
+ * here is checked; after the first failure nothing more is written and the text is refused. */
+struct out {
+        char *buf;
+        size_t len, cap;
+        bool failed;
+};
+
+static void put(struct out *o, const char *s, size_t n) {
+        if (o->failed)
+                return;
+        if (GREEDY_REALLOC(o->buf, o->cap, o->len + n + 1) < 0) {
+                o->failed = true;
+                return;
+        }
+        memcpy(o->buf + o->len, s, n);
+        o->len += n;
+        o->buf[o->len] = 0;
+}
+
+static void put_str(struct out *o, const char *s) {
+        put(o, s, strlen(s));
+}
+
 static bool needs_escape(unsigned char c) {
         return c < 0x20 || c == '"' || c == '\\';
 }
 
-static void put_string(FILE *f, const char *s, size_t n) {
-        fputc('"', f);
+static void put_string(struct out *o, const char *s, size_t n) {
+        put(o, "\"", 1);
         for (size_t i = 0; i < n;) {
                 size_t run = 0;
                 unsigned char c;
                 const char *esc;
+                char u[8];
 
                 while (i + run < n && !needs_escape((unsigned char) s[i + run]))
                         run++;
-                fwrite(s + i, 1, run, f);   /* the common case: whole names and messages */
+                put(o, s + i, run);   /* the common case: whole names and messages */
                 i += run;
                 if (i == n)
                         break;
                 c = (unsigned char) s[i++];
                 esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\f' ? "\\f" :
                       c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
-                if (esc)
-                        fputs(esc, f);
-                else
-                        fprintf(f, "\\u%04x", c);
+                if (!esc) {
+                        snprintf(u, sizeof(u), "\\u%04x", c);
+                        esc = u;
+                }
+                put_str(o, esc);
         }
-        fputc('"', f);
+        put(o, "\"", 1);
 }
 
 /* Without printf: replies are mostly integers, and this is the hot path of every call. */
-static void put_uint(FILE *f, uint64_t u, bool minus) {
+static void put_uint(struct out *o, uint64_t u, bool minus) {
         char buf[24], *p = buf + sizeof(buf);
 
         do
@@ -422,16 +446,16 @@ static void put_uint(FILE *f, uint64_t u, bool minus) {
         while ((u /= 10) > 0);
         if (minus)
                 *--p = '-';
-        fwrite(p, 1, (size_t) (buf + sizeof(buf) - p), f);
+        put(o, p, (size_t) (buf + sizeof(buf) - p));
 }
 
 /* The shortest of %.15g and %.17g that reads back as the same double, always with a '.' or an
  * exponent so that it stays a float, and a '.' whatever the locale. */
-static void put_double(FILE *f, double d) {
+static void put_double(struct out *o, double d) {
         char buf[64], *comma;
 
         if (!isfinite(d)) {
-                fputs("null", f);   /* JSON has no NaN or infinity */
+                put_str(o, "null");   /* JSON has no NaN or infinity */
                 return;
         }
         snprintf(buf, sizeof(buf), "%.15g", d);
@@ -441,84 +465,73 @@ static void put_double(FILE *f, double d) {
                 *comma = '.';
         if (!strpbrk(buf, ".eEn"))
                 strcat(buf, ".0");
-        fputs(buf, f);
+        put_str(o, buf);
 }
 
-static void put_value(FILE *f, json_object *v) {
+static void put_value(struct out *o, json_object *v) {
         struct json_object_iter it;
         bool first = true;
 
         switch (json_object_get_type(v)) {
         case json_type_null:
-                fputs("null", f);
+                put_str(o, "null");
                 return;
         case json_type_boolean:
-                fputs(json_object_get_boolean(v) ? "true" : "false", f);
+                put_str(o, json_object_get_boolean(v) ? "true" : "false");
                 return;
         case json_type_int:
                 if (json_object_get_int64(v) == INT64_MAX)   /* perhaps a uint64 above it */
-                        put_uint(f, json_object_get_uint64(v), false);
+                        put_uint(o, json_object_get_uint64(v), false);
                 else if (json_object_get_int64(v) < 0)
-                        put_uint(f, -(uint64_t) json_object_get_int64(v), true);
+                        put_uint(o, -(uint64_t) json_object_get_int64(v), true);
                 else
-                        put_uint(f, (uint64_t) json_object_get_int64(v), false);
+                        put_uint(o, (uint64_t) json_object_get_int64(v), false);
                 return;
         case json_type_double:
-                put_double(f, json_object_get_double(v));
+                put_double(o, json_object_get_double(v));
                 return;
         case json_type_string:
-                put_string(f, json_object_get_string(v), (size_t) json_object_get_string_len(v));
+                put_string(o, json_object_get_string(v), (size_t) json_object_get_string_len(v));
                 return;
         case json_type_array:
-                fputc('[', f);
+                put(o, "[", 1);
                 for (size_t i = 0; i < json_object_array_length(v); i++) {
                         if (i)
-                                fputc(',', f);
-                        put_value(f, json_object_array_get_idx(v, i));
+                                put(o, ",", 1);
+                        put_value(o, json_object_array_get_idx(v, i));
                 }
-                fputc(']', f);
+                put(o, "]", 1);
                 return;
         case json_type_object:
-                fputc('{', f);
+                put(o, "{", 1);
                 json_object_object_foreachC(v, it) {
                         if (!first)
-                                fputc(',', f);
+                                put(o, ",", 1);
                         first = false;
-                        put_string(f, it.key, strlen(it.key));
-                        fputc(':', f);
-                        put_value(f, it.val);
+                        put_string(o, it.key, strlen(it.key));
+                        put(o, ":", 1);
+                        put_value(o, it.val);
                 }
-                fputc('}', f);
+                put(o, "}", 1);
                 return;
         }
 }
 
 static char *format(json_object *o) {
-        char *text = NULL;
-        size_t size = 0;
-        bool failed;
-        FILE *f;
+        struct out out = {};
 
         if (!o || vl_broken(o)) {
                 json_object_put(o);
                 return NULL;
         }
-        f = open_memstream(&text, &size);
-        if (!f) {
-                json_object_put(o);
-                return NULL;
-        }
-        __fsetlocking(f, FSETLOCKING_BYCALLER);   /* ours alone: no lock per character */
-        put_value(f, o);
+        put_value(&out, o);
         json_object_put(o);
-        failed = ferror(f);
-        /* glibc's memstream can also lose the buffer in fclose(): a NULL text, or one cut short */
-        if (fclose(f) != 0 || failed || !text || strlen(text) != size) {
-                free(text);
+        if (out.failed || !out.buf) {
+                free(out.buf);
                 return NULL;
         }
-        make_utf8(text);
-        return text;
+        make_utf8(out.buf);
+        return out.buf;
 }
 
 char *vl_format_call(const char *method, json_object *parameters, bool oneway) {

@@ -141,8 +141,12 @@ START_TEST(every_verb_under_allocation_failures) {
                         _cleanup_free_ char *text = stable_text(o);
                         ck_assert_msg(!ref_error, "%s: allocation %ld failed and it answered success, "
                                       "where without a failure it answers %s", v->method, n, ref_error);
+                        size_t at = 0;
+                        while (text[at] && text[at] == ref_text[at])
+                                at++;
                         ck_assert_msg(strcmp(text, ref_text) == 0, "%s: allocation %ld failed and it "
-                                      "answered %s, not %s", v->method, n, text, ref_text);
+                                      "answered (%zu bytes) ...%.80s, not (%zu bytes) ...%.80s", v->method, n,
+                                      strlen(text), text + at, strlen(ref_text), ref_text + at);
                 }
                 json_object_put(o);
         }
