@@ -849,10 +849,11 @@ static int set_targets(struct load_ctx *c) {
         return 0;
 }
 
+/* The verifier ends with statistics; the reason is the line before them. From 7.x it may add an
+ * indented hint after the reason ("  Add a NULL check before the access..."): kept after it. */
 static const char *last_useful_line(const char *log, char *buf, size_t size) {
-        const char *p = log, *best = NULL;
+        const char *p = log, *best = NULL, *hint = NULL;
 
-        /* The verifier ends with statistics; the reason is the line before them. */
         for (const char *nl; p && *p; p = nl ? nl + 1 : NULL) {
                 nl = strchr(p, '\n');
                 if ((nl ? nl - p : (ptrdiff_t) strlen(p)) == 0)
@@ -860,11 +861,21 @@ static const char *last_useful_line(const char *log, char *buf, size_t size) {
                 if (strncmp(p, "processed ", 10) == 0 || strncmp(p, "verification time", 17) == 0 ||
                     strncmp(p, "stack depth", 11) == 0)
                         continue;
+                if (*p == ' ' || *p == '\t') {
+                        if (best && !hint)
+                                hint = p + strspn(p, " \t");
+                        continue;
+                }
                 best = p;
+                hint = NULL;
         }
         if (!best)
                 return "";
-        snprintf(buf, size, "%.*s", (int) strcspn(best, "\n"), best);
+        if (hint)
+                snprintf(buf, size, "%.*s (%.*s)", (int) strcspn(best, "\n"), best,
+                         (int) strcspn(hint, "\n"), hint);
+        else
+                snprintf(buf, size, "%.*s", (int) strcspn(best, "\n"), best);
         return buf;
 }
 
