@@ -171,6 +171,12 @@ struct fexit_handle {
         int64_t key_size, value_size, max_entries, map_flags;
         const char *const *grants;      /* "user:NAME", "group:NAME" */
         size_t n_grants;
+        /* a multi-link program or link (one program, one link, many functions): mode is
+         * "multi-link" (NULL otherwise), target names the first function */
+        const char *mode;
+        int64_t function_count;         /* FEXIT_ABSENT unless multi-link */
+        const char *const *functions;   /* Describe only: every function */
+        size_t n_functions;
 };
 /* Accepts NULL; returns NULL. */
 FEXIT_API struct fexit_handle *fexit_handle_free(struct fexit_handle *h);
@@ -196,6 +202,8 @@ struct fexit_load_result {
         size_t n_links;
         struct fexit_skipped **skipped;
         size_t n_skipped;
+        const char *mode;               /* "multi-link" or "instances"; NULL from older daemons */
+        const char *mode_reason;        /* why instances on a kernel with multi-links, or NULL */
 };
 FEXIT_API struct fexit_load_result *fexit_load_result_free(struct fexit_load_result *r);
 
@@ -207,6 +215,7 @@ struct fexit_status {
         enum fexit_role caller_role;
         const char *caller_role_name;
         bool persistence;               /* false: persistent handles die with the daemon */
+        int tracing_multi;              /* the kernel has tracing multi-links: 1, 0, -1 not said */
 };
 FEXIT_API struct fexit_status *fexit_status_free(struct fexit_status *s);
 

@@ -107,6 +107,7 @@ struct handle_impl {
         struct fexit_handle pub;        /* first: the public pointer is the impl's */
         struct fexit_target target;
         const char **grants;
+        const char **functions;
         json_object *json;
         const char *kind, *lifetime;
 };
@@ -132,6 +133,8 @@ static const struct field handle_fields[] = {
         { "value_size",  F_INT,    false, H(pub.value_size) },
         { "max_entries", F_INT,    false, H(pub.max_entries) },
         { "map_flags",   F_INT,    false, H(pub.map_flags) },
+        { "mode",        F_STR,    false, H(pub.mode) },
+        { "function_count", F_INT, false, H(pub.function_count) },
         {}
 };
 #undef H
@@ -152,14 +155,37 @@ FEXIT_API struct fexit_handle *fexit_handle_free(struct fexit_handle *h) {
         if (!impl)
                 return NULL;
         free(impl->grants);
+        free(impl->functions);
         json_object_put(impl->json);
         free(impl);
         return NULL;
 }
 
+/* Describe's [{"function": NAME, "btf_id": ID}, ...] as names. */
+static int functions_from_json(json_object *a, const char ***ret, size_t *ret_n) {
+        size_t n;
+        const char **v;
+
+        if (!json_object_is_type(a, json_type_array))
+                return -EBADMSG;
+        n = json_object_array_length(a);
+        v = calloc(n + 1, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        *ret = v;                       /* freed with the handle on every path */
+        for (size_t i = 0; i < n; i++) {
+                v[i] = vl_get_str(json_object_array_get_idx(a, i), "function");
+                if (!v[i])
+                        return -EBADMSG;
+        }
+        *ret_n = n;
+        return 0;
+}
+
 static int handle_decode(struct handle_impl *h, json_object *o) {
         json_object *target = json_object_object_get(o, "target");
         json_object *grants = json_object_object_get(o, "grants");
+        json_object *functions = json_object_object_get(o, "functions");
         int r;
 
         r = decode_fields(o, handle_fields, h);
@@ -181,6 +207,12 @@ static int handle_decode(struct handle_impl *h, json_object *o) {
                         return r;
                 h->pub.grants = h->grants;
         }
+        if (functions) {
+                r = functions_from_json(functions, &h->functions, &h->pub.n_functions);
+                if (r < 0)
+                        return r;
+                h->pub.functions = h->functions;
+        }
         return 0;
 }
 
@@ -196,6 +228,7 @@ int handle_from_json(json_object *o, struct fexit_handle **ret) {
         h->pub.program = h->pub.holder_uid = h->pub.holder_pid = FEXIT_ABSENT;
         h->pub.run_count = h->pub.run_time_ns = FEXIT_ABSENT;
         h->pub.key_size = h->pub.value_size = h->pub.max_entries = h->pub.map_flags = FEXIT_ABSENT;
+        h->pub.function_count = FEXIT_ABSENT;
         r = handle_decode(h, o);
         if (r < 0)
                 return r;
@@ -307,6 +340,8 @@ int load_result_from_json(json_object *o, struct fexit_load_result **ret) {
                 k = handles_from_json(json_object_object_get(o, "links"), &r->links, &r->n_links);
         if (k >= 0)
                 k = skipped_from_json(json_object_object_get(o, "skipped"), &r->skipped, &r->n_skipped);
+        r->mode = vl_get_str(o, "mode");
+        r->mode_reason = vl_get_str(o, "mode_reason");
         if (k < 0) {
                 fexit_load_result_free(r);
                 return k;
@@ -344,6 +379,14 @@ FEXIT_API struct fexit_status *fexit_status_free(struct fexit_status *s) {
         return NULL;
 }
 
+/* Status.features.NAME: 1, 0, or -1 from a daemon that does not say. */
+static int feature(json_object *status, const char *name) {
+        json_object *f = json_object_object_get(status, "features"), *v;
+
+        v = json_object_is_type(f, json_type_object) ? json_object_object_get(f, name) : NULL;
+        return json_object_is_type(v, json_type_boolean) ? json_object_get_boolean(v) : -1;
+}
+
 int status_from_json(json_object *o, struct fexit_status **ret) {
         struct status_impl *impl = calloc(1, sizeof(*impl));
 
@@ -358,6 +401,7 @@ int status_from_json(json_object *o, struct fexit_status **ret) {
                                                impl->pub.caller_role_name);
         /* added to Status later: a daemon without it keeps persistent handles on bpffs */
         impl->pub.persistence = vl_get_bool(o, "persistence", true);
+        impl->pub.tracing_multi = feature(o, "tracing_multi");
         *ret = &impl->pub;
         return 0;
 }

@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "daemon/bpf-backend.h"
 #include "daemon/log.h"
 #include "daemon/methods.h"
 #include "daemon/programs-d.h"
@@ -113,6 +114,20 @@ static int mkdir_p(const char *path, mode_t mode) {
         return mkdir(buf, mode) < 0 && errno != EEXIST ? -errno : 0;
 }
 
+/* Loads of many functions become one multi-link program where the kernel has them (Linux 7.3). */
+static bool probe_tracing_multi(void) {
+        char reason[256] = "";
+        bool r = bb_probe_tracing_multi(reason, sizeof(reason)) > 0;
+
+        if (r)
+                log_info("Tracing multi-links available: a program for many functions is loaded once "
+                         "and attached with one link.");
+        else
+                log_info("No tracing multi-links (%s): a program for many functions is loaded once "
+                         "per function.", reason);
+        return r;
+}
+
 /* Persistence needs our pin dir on bpffs; without it persistent handles live only in memory. */
 static bool setup_pin_dir(const char *dir) {
         struct statfs sfs;
@@ -189,6 +204,7 @@ static int run(struct config *cfg) {
                 return r;   /* a policy with a mistake must not run as an empty one */
         }
         srv.persist = setup_pin_dir(cfg->pin_dir);
+        srv.tracing_multi = probe_tracing_multi();
         (void) state_restore(&srv);
         (void) sd_event_add_signal(e, NULL, SIGTERM, NULL, NULL);
         (void) sd_event_add_signal(e, NULL, SIGINT, NULL, NULL);

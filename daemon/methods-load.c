@@ -104,7 +104,8 @@ static void load_run(struct job *job) {
                 }
         }
         req = (struct bb_load_request) { .object_fd = j->object_fd, .select = j->select,
-                                         .n_select = j->n_select };
+                                         .n_select = j->n_select,
+                                         .multi_link = j->call->server->tracing_multi };
         j->r = bb_load(&req, &j->res, &j->err);
         if (j->r < 0 || !j->attach)
                 return;
@@ -116,8 +117,13 @@ static void load_run(struct job *job) {
         }
         for (size_t i = 0; i < j->res.n_progs; i++)
                 j->link_fds[i] = -EBADF;
-        for (size_t i = 0; i < j->res.n_progs && j->r >= 0; i++)
-                j->r = bb_attach(j->res.progs[i].fd, &j->link_fds[i], &j->link_ids[i], &j->err);
+        for (size_t i = 0; i < j->res.n_progs && j->r >= 0; i++) {
+                const struct bb_prog *p = &j->res.progs[i];
+
+                j->r = p->multi ? bb_attach_multi(p->fd, p->btf_ids, p->n_functions, &j->link_fds[i],
+                                                  &j->link_ids[i], &j->err) :
+                                  bb_attach(p->fd, &j->link_fds[i], &j->link_ids[i], &j->err);
+        }
         /* all or nothing: detach what did attach, here rather than on the loop's thread */
         if (j->r < 0)
                 close_many(j->link_fds, j->res.n_progs);
@@ -154,7 +160,9 @@ static int set_target(struct handle *h, const struct bb_prog *p) {
         h->btf_object = strdup(p->btf_object ? p->btf_object : "");
         h->btf_id = p->btf_id;
         h->target_prog_id = p->target_prog_id;
-        return h->function && h->btf_object ? 0 : -ENOMEM;
+        if (!h->function || !h->btf_object)
+                return -ENOMEM;
+        return p->multi ? handle_set_functions(h, p->functions, p->btf_ids, p->n_functions) : 0;
 }
 
 /* Moves one result object into the table; its fd moves with it. */
@@ -227,6 +235,14 @@ static void pin_group(struct server *s, json_object *arrays[3]) {
         (void) state_save(s);
 }
 
+/* "multi-link" when a program of the load is one for many functions, else "instances". */
+static const char *load_mode(const struct load_job *j) {
+        for (size_t i = 0; i < j->res.n_progs; i++)
+                if (j->res.progs[i].multi)
+                        return "multi-link";
+        return "instances";
+}
+
 static void load_done(struct job *job) {
         struct load_job *j = (struct load_job *) job;
         struct call *c = j->call;
@@ -265,6 +281,9 @@ static void load_done(struct job *job) {
                 json_object_array_add(skipped, o);
         }
         p = vl_obj();
+        vl_add_str(p, "mode", load_mode(j));
+        if (j->res.multi_fallback)
+                vl_add_str(p, "mode_reason", j->res.multi_fallback);
         vl_add(p, "programs", arrays[0]);
         vl_add(p, "maps", arrays[1]);
         vl_add(p, "links", arrays[2]);

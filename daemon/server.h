@@ -72,6 +72,7 @@ struct server {
         bool persist;                /* the pin dir is usable: persistent handles survive restarts */
         gid_t admin_gid;
         bool have_admin_gid;
+        bool tracing_multi;          /* the kernel has tracing multi-links (probed at start) */
 };
 
 struct method;

@@ -333,6 +333,21 @@ START_TEST(kernel_refusal_is_reported) {
 }
 END_TEST
 
+/* Status says whether the kernel has tracing multi-links, as a probe found it at start: a boolean,
+ * never absent. The host kernel (6.18) has none; a kernel with them is checked in the VM
+ * (tests/vm/cases/multi-link.sh), which asserts the mode per kernel. */
+START_TEST(status_reports_multi_link_feature) {
+        int fd = test_connect(&d);
+        json_object *o = call_ok(fd, "io.fexitd.Status", NULL), *features, *v;
+
+        ck_assert(json_object_object_get_ex(params_of(o), "features", &features));
+        ck_assert(json_object_object_get_ex(features, "tracing_multi", &v));
+        ck_assert(json_object_is_type(v, json_type_boolean));
+        json_object_put(o);
+        test_disconnect(fd);
+}
+END_TEST
+
 START_TEST(client_vanishes_mid_request) {
         for (int i = 0; i < 20; i++) {
                 int fd = test_connect(&d), obj = object_fd();
@@ -594,6 +609,7 @@ int main(void) {
         tcase_add_test(tc, many_clients);
         tcase_add_test(tc, policy_governs_catalog_loads);
         tcase_add_test(tc, bad_policy_refused_at_start);
+        tcase_add_test(tc, status_reports_multi_link_feature);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
