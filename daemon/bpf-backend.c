@@ -615,6 +615,17 @@ static int fail_no_such_function(struct bb_error *e, const struct btf_index *idx
         return r;
 }
 
+/* A glob leaves out names of several kernel symbols: the kernel attaches by name to the first,
+ * which may be a copy ftrace cannot patch; with a multi-link that fails all the functions. A name
+ * asked for explicitly is tried anyway. */
+static int ambiguity(const struct btf_func *f, char *reason, size_t size) {
+        if (f->ksyms <= 1)
+                return 0;
+        snprintf(reason, size, "%s names %u kernel symbols: the kernel attaches to the first by "
+                 "name, which may not be the one its BTF describes", f->name, f->ksyms);
+        return -ENOTUNIQ;
+}
+
 static int plan_add_glob(struct load_ctx *c, struct plan *pl, const struct btf_index *idx,
                          struct tprog *tp, const char *pattern) {
         _cleanup_free_ const struct btf_func **v = NULL;
@@ -630,6 +641,8 @@ static int plan_add_glob(struct load_ctx *c, struct plan *pl, const struct btf_i
                             pattern, "no function matches %s", pattern);
         for (size_t i = 0; i < n; i++) {
                 r = exclusion(v[i], !tp, reason, sizeof(reason));
+                if (r >= 0 && !tp)
+                        r = ambiguity(v[i], reason, sizeof(reason));
                 if (r < 0) {
                         if (!*first)
                                 snprintf(first, sizeof(first), "%s", reason);

@@ -40,6 +40,7 @@ struct btf_index {
         char **owned_names;       /* names added by hand */
         size_t n_owned_names;
         char *traceable;          /* contents of available_filter_functions, NULL if unknown */
+        char *ksyms;              /* names of vmlinux text symbols, one a line, NULL if unknown */
 };
 
 struct btf_index *btf_index_new(void) {
@@ -69,6 +70,7 @@ static void btf_index_free(struct btf_index *idx) {
         free(idx->entries);
         free(idx->slots);
         free(idx->traceable);
+        free(idx->ksyms);
         free(idx);
 }
 
@@ -224,33 +226,78 @@ int btf_index_add_btf(struct btf_index *idx, const char *obj_name, struct btf *b
         return obj;
 }
 
-int btf_index_add_traceable(struct btf_index *idx, const char *path) {
+/* The name of an available_filter_functions line, "name [module]". */
+static const char *filter_line_name(char *line) {
+        line[strcspn(line, " \t\n")] = '\0';
+        return line;
+}
+
+/* The name of a vmlinux text symbol in a kallsyms line "addr t name", or NULL. */
+static const char *kallsyms_line_name(char *line) {
+        char *type, *name;
+
+        line[strcspn(line, "\n")] = '\0';
+        if (strchr(line, '['))                    /* a module's symbol */
+                return NULL;
+        type = strchr(line, ' ');
+        if (!type || (type[1] != 't' && type[1] != 'T') || type[2] != ' ')
+                return NULL;
+        name = type + 3;
+        return name;
+}
+
+/* Reads the names path's lines yield into a buffer, one a line. */
+static int read_names(const char *path, const char *(*line_name)(char *line), char **ret) {
         _cleanup_(fclosep) FILE *f = NULL;
         char *buf = NULL;
         size_t size = 0;
         FILE *mem;
         char line[512];
 
-        if (idx->sealed)
-                return -EBUSY;
         f = fopen(path, "re");
         if (!f)
                 return -errno;
         mem = open_memstream(&buf, &size);
         if (!mem)
                 return -ENOMEM;
-        /* Keep only the names, one per line: "name [module]" becomes "name". */
         while (fgets(line, sizeof(line), f)) {
-                line[strcspn(line, " \t\n")] = '\0';
-                if (*line)
-                        fprintf(mem, "%s\n", line);
+                const char *name = line_name(line);
+                if (name && *name)
+                        fprintf(mem, "%s\n", name);
         }
         if (ferror(f) || fclose(mem) != 0) {
                 free(buf);
                 return -EIO;
         }
+        *ret = buf;
+        return 0;
+}
+
+int btf_index_add_traceable(struct btf_index *idx, const char *path) {
+        char *buf;
+        int r;
+
+        if (idx->sealed)
+                return -EBUSY;
+        r = read_names(path, filter_line_name, &buf);
+        if (r < 0)
+                return r;
         free(idx->traceable);
         idx->traceable = buf;
+        return 0;
+}
+
+int btf_index_add_kallsyms(struct btf_index *idx, const char *path) {
+        char *buf;
+        int r;
+
+        if (idx->sealed)
+                return -EBUSY;
+        r = read_names(path, kallsyms_line_name, &buf);
+        if (r < 0)
+                return r;
+        free(idx->ksyms);
+        idx->ksyms = buf;
         return 0;
 }
 
@@ -303,6 +350,21 @@ static struct entry *find(const struct btf_index *idx, const char *name) {
         }
 }
 
+static void apply_ksyms(struct btf_index *idx) {
+        if (!idx->ksyms)
+                return;
+        for (char *p = idx->ksyms, *nl; *p; p = nl + 1) {
+                struct entry *e;
+
+                nl = strchr(p, '\n');
+                *nl = '\0';
+                e = find(idx, p);
+                if (e && e->f.ksyms < UINT8_MAX)
+                        e->f.ksyms++;
+        }
+        idx->ksyms = mfree(idx->ksyms);
+}
+
 static void apply_traceable(struct btf_index *idx) {
         if (!idx->traceable)
                 return;
@@ -335,6 +397,7 @@ int btf_index_seal(struct btf_index *idx) {
         if (r < 0)
                 return r;
         apply_traceable(idx);
+        apply_ksyms(idx);
         idx->sealed = true;
         return 0;
 }
@@ -710,6 +773,12 @@ static void add_traceable(struct btf_index *idx) {
         /* Not readable (no tracefs in this mount namespace): traceability stays unknown. */
 }
 
+/* Only for the real system: tests that point the index at other files get none. */
+static void add_kallsyms(struct btf_index *idx) {
+        if (!system_filter_functions)
+                (void) btf_index_add_kallsyms(idx, "/proc/kallsyms");
+}
+
 static int system_build(struct btf_index **ret) {
         _cleanup_(btf_index_unrefp) struct btf_index *idx = NULL;
         int r;
@@ -727,6 +796,7 @@ static int system_build(struct btf_index **ret) {
         if (r < 0)
                 return r;
         add_traceable(idx);
+        add_kallsyms(idx);
         r = btf_index_seal(idx);
         if (r < 0)
                 return r;

@@ -257,6 +257,39 @@ START_TEST(test_traceable) {
 }
 END_TEST
 
+/* Names of several vmlinux text symbols are counted, module symbols and data are not. */
+START_TEST(test_kallsyms) {
+        char path[] = "/tmp/test-btf-index-XXXXXX";
+        int fd = mkstemp(path);
+        FILE *f = fdopen(fd, "w");
+        struct btf_index *idx = btf_index_new();
+        struct btf_func a = { .name = "t_start" }, b = { .name = "vfs_read" }, c = { .name = "modfn" },
+                        d = { .name = "unlisted" };
+
+        fputs("ffffffff81000000 t t_start\n"
+              "ffffffff81000100 T vfs_read\n"
+              "ffffffff81000200 t t_start\n"
+              "ffffffff81000300 d vfs_read\n"          /* data, not text */
+              "ffffffffc0000000 t modfn\t[some_module]\n"
+              "ffffffffc0000100 t modfn\t[other_module]\n"
+              "ffffffff81000400 t t_start\n", f);
+        fclose(f);
+        btf_index_add(idx, &a);
+        btf_index_add(idx, &b);
+        btf_index_add(idx, &c);
+        btf_index_add(idx, &d);
+        ck_assert_int_eq(btf_index_add_kallsyms(idx, path), 0);
+        ck_assert_int_eq(btf_index_seal(idx), 0);
+        ck_assert_uint_eq(btf_index_lookup(idx, "t_start")->ksyms, 3);
+        ck_assert_uint_eq(btf_index_lookup(idx, "vfs_read")->ksyms, 1);
+        ck_assert_uint_eq(btf_index_lookup(idx, "modfn")->ksyms, 0);
+        ck_assert_uint_eq(btf_index_lookup(idx, "unlisted")->ksyms, 0);
+        ck_assert_int_eq(btf_index_add_kallsyms(idx, path), -EBUSY);
+        btf_index_unref(idx);
+        unlink(path);
+}
+END_TEST
+
 START_TEST(test_system_vmlinux) {
         struct btf_index *idx = NULL, *again = NULL;
         const struct btf_func *f, **v;
@@ -405,6 +438,7 @@ static Suite *btf_index_suite(void) {
         tcase_add_test(tc, test_insert_lookup);
         tcase_add_test(tc, test_refcount);
         tcase_add_test(tc, test_glob);
+        tcase_add_test(tc, test_kallsyms);
         tcase_add_test(tc, test_suggest);
         tcase_add_test(tc, test_deny_list);
         tcase_add_test(tc, test_kernel_version);
