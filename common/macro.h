@@ -50,8 +50,9 @@ static inline void closep(int *fd) {
                 _ptr_;                             \
         })
 
+/* unused: clang warns about a static inline function of a .c file that nothing calls. */
 #define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)          \
-        static inline void func##p(type *p) {            \
+        static inline __attribute__((unused)) void func##p(type *p) { \
                 if (*p)                                  \
                         func(*p);                        \
         }

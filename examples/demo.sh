@@ -1,7 +1,7 @@
 #!/bin/bash
 # vm-mode: systemd
 # The main job, narrated (tools/demo runs it in the VM): fexitd under systemd, socket-activated;
-# a real fexit program loaded and attached on do_unlinkat; clients reading it back: fexitctl,
+# a real fexit program loaded and attached on vfs_unlink; clients reading it back: fexitctl,
 # bpftool as an independent witness, and the unprivileged example service taking its own link
 # and reading events and counters without any capability.
 set -uo pipefail

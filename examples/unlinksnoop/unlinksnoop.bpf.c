@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Catalog program "unlinksnoop": fexit on do_unlinkat. Counts every unlink in .bss (readable by
+/* Catalog program "unlinksnoop": fexit on vfs_unlink. Counts every unlink in .bss (readable by
  * mmap of the shared, frozen map) and sends one event per call to a ring buffer, so an
  * unprivileged consumer sees who removed what and with which result. */
 #include "vmlinux.h"
@@ -25,8 +25,12 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
-SEC("fexit/do_unlinkat")
-int BPF_PROG(unlinksnoop, int dfd, struct filename *name, int ret)
+/* vfs_unlink(idmap or user namespace, dir, dentry, delegated inode): the same four arguments on
+ * 6.1 to 7.x, where do_unlinkat (the syscall's path walk) was renamed filename_unlinkat. The
+ * event names the removed entry (its last path component). */
+SEC("fexit/vfs_unlink")
+int BPF_PROG(unlinksnoop, void *ns, struct inode *dir, struct dentry *dentry, void *delegated,
+	     int ret)
 {
 	struct unlink_event *e;
 
@@ -40,7 +44,7 @@ int BPF_PROG(unlinksnoop, int dfd, struct filename *name, int ret)
 	e->uid = (__u32) bpf_get_current_uid_gid();
 	e->ret = (__s32) ret;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_probe_read_kernel_str(e->name, sizeof(e->name), BPF_CORE_READ(name, name));
+	bpf_probe_read_kernel_str(e->name, sizeof(e->name), BPF_CORE_READ(dentry, d_name.name));
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -135,7 +135,7 @@ int main(int argc, char **argv) {
         r = fexit_ringbuf_new(events_fd, on_event, NULL, &rb);
         if (r < 0)
                 return fail(NULL, "ring buffer", r);
-        printf("unlinksnoop: tracing do_unlinkat as uid %u (link fd %d, program %lld on %s)\n",
+        printf("unlinksnoop: tracing vfs_unlink as uid %u (link fd %d, program %lld on %s)\n",
                (unsigned) getuid(), link_fd, (long long) res->programs[0]->kernel_id,
                res->programs[0]->target ? res->programs[0]->target->function : "?");
 

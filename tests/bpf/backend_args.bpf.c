@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Reads fexit's fifth context slot: vfs_read's return value (four arguments), but beyond the
- * arguments of do_unlinkat (two). Loaded for both, the verifier accepts the first instance and
- * rejects the second: the backend must name do_unlinkat and leave no instance behind. */
+ * arguments of vfs_fsync (two). Loaded for both, the verifier accepts the first instance and
+ * rejects the second: the backend must name vfs_fsync and leave no instance behind. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 

@@ -13,7 +13,7 @@ struct {
         __type(value, __u64);
 } counts SEC(".maps");
 
-SEC("fexit/do_unlinkat")
+SEC("fexit/vfs_unlink")
 int BPF_PROG(null_deref)
 {
         __u32 key = 0;

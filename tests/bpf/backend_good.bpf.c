@@ -19,8 +19,10 @@ struct {
 
 __u64 unlink_count;
 
-SEC("fexit/do_unlinkat")
-int BPF_PROG(count_unlink, int dfd, struct filename *name, long ret)
+/* vfs_unlink(idmap or user namespace, dir, dentry, delegated inode) on 6.1 to 7.x alike */
+SEC("fexit/vfs_unlink")
+int BPF_PROG(count_unlink, void *ns, struct inode *dir, struct dentry *dentry, void *delegated,
+             int ret)
 {
         struct unlink_event *e;
 

@@ -8,14 +8,14 @@ char LICENSE[] SEC("license") = "GPL";
 
 __u64 unlinks, mkdirs;
 
-SEC("fexit/do_unlinkat")
+SEC("fexit/vfs_unlink")
 int BPF_PROG(on_unlink)
 {
         __sync_fetch_and_add(&unlinks, 1);
         return 0;
 }
 
-SEC("fexit/do_mkdirat")
+SEC("fexit/vfs_mkdir")
 int BPF_PROG(on_mkdir)
 {
         __sync_fetch_and_add(&mkdirs, 1);

@@ -295,8 +295,8 @@ static int run(const char *path, const char *func, int n, const char *ready)
 	__attribute__((cleanup(cleanup_object))) struct bpf_object *obj = NULL;
 	__attribute__((cleanup(cleanup_link))) struct bpf_link *link = NULL;
 	struct counters before = {}, after = {};
-	struct bpf_program *prog;
-	uint32_t link_id, prog_id;
+	struct bpf_program *prog = NULL;
+	uint32_t link_id = 0, prog_id = 0;
 	const char *target;
 	int r;
 

@@ -165,7 +165,7 @@ START_TEST(load_attach_count_detach_unload) {
         char p[64];
         size_t n;
 
-        ck_assert_str_eq(vl_get_str(json_object_object_get(first(o, "programs"), "target"), "function"), "do_unlinkat");
+        ck_assert_str_eq(vl_get_str(json_object_object_get(first(o, "programs"), "target"), "function"), "vfs_unlink");
         ck_assert_str_eq(vl_get_str(first(o, "links"), "state"), "attached");
         json_object_put(o);
         ck_assert(bpftool_has("prog", prog_id));
@@ -495,7 +495,7 @@ START_TEST(one_program_many_functions) {
         int fd = test_connect(&d);
         json_object *o = load(fd, "fexit_count",
                               "{\"object\":0,\"programs\":[{\"name\":\"fexit_count\","
-                              "\"functions\":[\"do_unlinkat\",\"vfs_unlink\",\"do_rmdir\"]}]}");
+                              "\"functions\":[\"security_inode_unlink\",\"vfs_unlink\",\"vfs_rmdir\"]}]}");
         json_object *progs = json_object_object_get(params_of(o), "programs"), *r, *links;
         int64_t link_ids[3];
         char p[96];

@@ -299,15 +299,15 @@ static int t_no_such_program(void) {
 }
 
 static int t_no_such_function(void) {
-        struct bb_select s = { .name = "count_unlink", .function = "do_unlinkatt" };
+        struct bb_select s = { .name = "count_unlink", .function = "vfs_unlinkk" };
         const char *globs[] = { "zzz_nothing_*" };
         struct bb_load_result res = {};
         struct bb_error e = {};
 
         CHECK(load("backend_good", &s, 1, &res, &e) < 0);
         CHECK_ERR(&e, BB_ERR_NO_SUCH_FUNCTION);
-        CHECK(e.function && strcmp(e.function, "do_unlinkatt") == 0);
-        CHECK(e.suggestions[0] && strcmp(e.suggestions[0], "do_unlinkat") == 0);
+        CHECK(e.function && strcmp(e.function, "vfs_unlinkk") == 0);
+        CHECK(e.suggestions[0] && strcmp(e.suggestions[0], "vfs_unlink") == 0);
 
         s = (struct bb_select) { .name = "count_unlink", .functions = globs, .n_functions = 1 };
         CHECK(load("backend_good", &s, 1, &res, &e) < 0);
@@ -361,7 +361,7 @@ static int t_limit(void) {
 static int t_check_function(void) {
         struct bb_error e = {};
 
-        CHECK(bb_check_function("do_unlinkat", &e) == 0, "%s", e.message);
+        CHECK(bb_check_function("vfs_unlink", &e) == 0, "%s", e.message);
         CHECK(bb_check_function("vfs_raed", &e) < 0);
         CHECK_ERR(&e, BB_ERR_NO_SUCH_FUNCTION);
         CHECK(e.suggestions[0] && strcmp(e.suggestions[0], "vfs_read") == 0);
@@ -387,7 +387,7 @@ static int t_load_probe(void) {
         CHECK(e.err == EPERM && strstr(e.message, "CAP_BPF") && strstr(e.message, "CAP_PERFMON"));
         CHECK(e.operation && strcmp(e.operation, "load") == 0);
         CHECK(e.program && strcmp(e.program, "count_unlink") == 0);
-        CHECK(e.function && strcmp(e.function, "do_unlinkat") == 0);
+        CHECK(e.function && strcmp(e.function, "vfs_unlink") == 0);
         printf("    this kernel refuses fexit (EPERM): the fexit parts are skipped\n");
         bb_error_clear(&e);
         return PASS;
@@ -627,7 +627,7 @@ static int t_good(void) {
         CHECK(load("backend_good", NULL, 0, &res, &e) == 0);
         CHECK(check_result(&res) == PASS);
         CHECK(res.n_progs == 1 && strcmp(res.progs[0].name, "count_unlink") == 0);
-        CHECK(strcmp(res.progs[0].function, "do_unlinkat") == 0);
+        CHECK(strcmp(res.progs[0].function, "vfs_unlink") == 0);
         CHECK(strcmp(res.progs[0].btf_object, "vmlinux") == 0 && res.progs[0].target_prog_id == 0);
         bss = find_map(&res, ".bss");
         rb = find_map(&res, "events");
@@ -652,7 +652,7 @@ static int t_good(void) {
         print_error(&e);
         CHECK_ERR(&e, BB_ERR_KERNEL);
         CHECK(e.err == EBUSY && strstr(e.message, "already attached"));
-        CHECK(e.function && strcmp(e.function, "do_unlinkat") == 0);
+        CHECK(e.function && strcmp(e.function, "vfs_unlink") == 0);
 
         /* A pinned link outlives its fd. */
         snprintf(path, sizeof(path), "%s/link", pin_dir);
@@ -692,7 +692,7 @@ static int t_verifier(void) {
         CHECK(load("backend_bad", NULL, 0, &res, &e) < 0);
         CHECK_ERR(&e, BB_ERR_VERIFIER);
         CHECK(e.program && strcmp(e.program, "null_deref") == 0);
-        CHECK(e.function && strcmp(e.function, "do_unlinkat") == 0);
+        CHECK(e.function && strcmp(e.function, "vfs_unlink") == 0);
         CHECK(e.err == EACCES, "errno %d", e.err);
         CHECK(e.log && strstr(e.log, "invalid mem access"), "log: %s", e.log ?: "-");
         CHECK(strlen(e.log) <= 16384);
@@ -739,7 +739,7 @@ static int attach_all(const struct bb_load_result *res, int *links) {
 }
 
 static int t_multi(void) {
-        const char *fns[] = { "vfs_read", "vfs_write", "do_unlinkat", "vfs_read", "vfs_unlink" };
+        const char *fns[] = { "vfs_read", "vfs_write", "security_inode_unlink", "vfs_read", "vfs_unlink" };
         const char *globs[] = { "vfs_*" };
         struct bb_select s = { .name = "count_any", .functions = fns, .n_functions = 5 };
         struct bb_load_result res = {};
@@ -754,13 +754,13 @@ static int t_multi(void) {
         CHECK(load("backend_multi", &s, 1, &res, &e) == 0);
         CHECK(check_result(&res) == PASS);
         CHECK(res.n_progs == 4, "%zu instances", res.n_progs);          /* vfs_read once */
-        CHECK(strcmp(res.progs[2].function, "do_unlinkat") == 0);
+        CHECK(strcmp(res.progs[2].function, "security_inode_unlink") == 0);
         for (size_t i = 0; i < res.n_progs; i++)
                 CHECK(strcmp(res.progs[i].name, "count_any") == 0);
         CHECK(attach_all(&res, links) == PASS);
         bss = find_map(&res, ".bss");
         before = read_u64(bss->fd);
-        do_unlink();                                    /* do_unlinkat + vfs_unlink */
+        do_unlink();                                    /* security_inode_unlink + vfs_unlink */
         CHECK(read_u64(bss->fd) >= before + 2);
         for (size_t i = 0; i < res.n_progs; i++)
                 close(links[i]);
@@ -809,7 +809,7 @@ static int t_multi(void) {
 
 /* A verifier rejection of a further instance names its function, and nothing stays loaded. */
 static int t_instance_verifier(void) {
-        const char *fns[] = { "vfs_read", "do_unlinkat" };
+        const char *fns[] = { "vfs_read", "vfs_fsync" };
         struct bb_select s = { .name = "fifth_slot", .functions = fns, .n_functions = 2 };
         struct bb_load_result res = {};
         struct bb_error e = {};
@@ -819,9 +819,9 @@ static int t_instance_verifier(void) {
                 return SKIP;
         CHECK(load("backend_args", &s, 1, &res, &e) < 0);
         CHECK_ERR(&e, BB_ERR_VERIFIER);
-        CHECK(e.function && strcmp(e.function, "do_unlinkat") == 0);
+        CHECK(e.function && strcmp(e.function, "vfs_fsync") == 0);
         CHECK(e.program && strcmp(e.program, "fifth_slot") == 0);
-        CHECK(e.log && strstr(e.log, "do_unlinkat"), "log: %s", e.log ?: "-");
+        CHECK(e.log && strstr(e.log, "vfs_fsync"), "log: %s", e.log ?: "-");
         CHECK(res.n_progs == 0 && count_fds() == fds);
         bb_error_clear(&e);
 
@@ -977,7 +977,7 @@ static int hold_load(const char *obj, const struct bb_select *s, struct bb_load_
 }
 
 static int hold(const char *ready) {
-        const char *fns[] = { "vfs_read", "do_unlinkat" };
+        const char *fns[] = { "vfs_read", "vfs_unlink" };
         struct bb_select s = { .name = "count_any", .functions = fns, .n_functions = 2 };
         struct bb_load_result good = {}, multi = {};
         int good_link[1], multi_links[2], sig;
@@ -1023,7 +1023,7 @@ static int t_index_costs(void) {
 
         CHECK(btf_index_system(&idx) == 0);
         t1 = now_ms();
-        n = btf_index_suggest(idx, "do_unlinkatt", s, BB_SUGGESTIONS_MAX);
+        n = btf_index_suggest(idx, "vfs_unlinkk", s, BB_SUGGESTIONS_MAX);
         t2 = now_ms();
         CHECK(btf_index_glob(idx, "vfs_*", &v, &n_glob) == 0);
         t3 = now_ms();

@@ -38,7 +38,7 @@ fexitctl status >/dev/null || fail "fexitd not reachable"
 systemctl reload fexitd.service || fail "systemctl reload"
 
 systemctl start "$unit" || fail "cannot start $unit"
-wait_for 60 journal_has "tracing do_unlinkat" || fail "the consumer did not start tracing"
+wait_for 60 journal_has "tracing vfs_unlink" || fail "the consumer did not start tracing"
 pid=$(systemctl show -p MainPID --value "$unit")
 uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status")
 capeff=$(awk '/^CapEff:/ { print $2 }' "/proc/$pid/status")
@@ -53,7 +53,7 @@ link_exists "$link_id" || fail "bpftool does not see link $link_id"
 echo "ok: link $link_id handed off to uid $uid (pid $(jq -r '.holder_pid' <<<"$link"))"
 
 for i in 1 2 3; do : >"/tmp/fexitd-example-$i"; rm "/tmp/fexitd-example-$i"; done
-wait_for 30 journal_has "name=/tmp/fexitd-example-3" || fail "no event for the unlinks in the journal"
+wait_for 30 journal_has "name=fexitd-example-3" || fail "no event for the unlinks in the journal"
 echo "ok: events in the journal:"
 journalctl -b --no-pager -u "$unit" -o cat | grep "fexitd-example" | head -n 3
 

@@ -1,15 +1,18 @@
 #!/bin/sh
-# customize.sh ROOT KVER: turns a fresh `debootstrap --variant=minbase` tree into the systemd
+# customize.sh ROOT KVER KROOT: turns a fresh `debootstrap --variant=minbase` tree into the systemd
 # mode's cached base image (tests/vm/lib/image.sh). Runs on the host as root. Part of the cache
 # key: editing it rebuilds the image on the next run. Nothing here is per-run: the project, the
 # tests and the runner unit are added to a copy of this tree at every run.
 set -eu
 ROOT=$1
 KVER=$2
+KROOT=$3
 
-# The kernel's modules, from the same kernel package as the /boot/vmlinuz-$KVER we boot.
+# The kernel's modules, from the same kernel packages as the vmlinuz we boot (KROOT: the
+# platform's kernel unpacked by tests/vm/lib/platform.sh); depmod of the image's own kmod.
 mkdir -p "$ROOT/lib/modules"
-cp -a "/lib/modules/$KVER" "$ROOT/lib/modules/"
+cp -a "$KROOT/lib/modules/$KVER" "$ROOT/lib/modules/"
+chroot "$ROOT" depmod "$KVER"
 
 echo fexitd-vm >"$ROOT/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tfexitd-vm\n::1\tlocalhost ip6-localhost ip6-loopback\n' \

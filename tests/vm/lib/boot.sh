@@ -57,9 +57,9 @@ boot_problem() {
 }
 
 # vm_collect: unpacks the results disk into $WORK/MODE/results and keeps a copy of the results
-# and the console log in $CACHE/last-MODE (for CI, where the work folder is gone).
+# and the console log in $CACHE/last-PLATFORM-MODE (for CI, where the work folder is gone).
 vm_collect() {
-	local dir=$WORK/$MODE last=$CACHE/last-$MODE
+	local dir=$WORK/$MODE last=$CACHE/last-$PLATFORM-$MODE
 	mkdir -p "$dir/results"
 	tar -xf "$dir/results.img" -C "$dir/results" 2>/dev/null
 	rm -rf "$last"
@@ -104,7 +104,7 @@ vm_report() {
 		case $verdict in PASS*) p=$((p + 1)) ;; SKIP*) s=$((s + 1)) ;; *) f=$((f + 1)) ;; esac
 	done <"$dir/payload/opt/fexitd-tests/tests.list"
 	if [ -n "$BOOT_PROBLEM" ]; then
-		echo "----- last 40 lines of the $MODE guest's console (all of it: $CACHE/last-$MODE/console.log)"
+		echo "----- last 40 lines of the $MODE guest's console (all of it: $CACHE/last-$PLATFORM-$MODE/console.log)"
 		tr -d '\r' <"$dir/console.log" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | tail -n 40
 		echo "-----"
 	fi

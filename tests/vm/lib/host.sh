@@ -1,5 +1,5 @@
 # tests/vm/lib/host.sh: what the host must have before a boot: Debian packages (installed with
-# apt-get when missing), the kernel to boot, and the accelerator that works. Sourced by tests/vm/run.
+# apt-get when missing) and the accelerator that works (the kernel: lib/platform.sh). Sourced by tests/vm/run.
 
 # say/warn print progress; skip and die end the run (77 = skipped, 1 = failed).
 say() { printf 'vm: %s\n' "$*" >&2; }
@@ -14,25 +14,11 @@ skip() {
 	exit 77
 }
 
-# Prints the newest /boot/vmlinuz-VERSION that has /lib/modules/VERSION (or $FEXITD_VM_KERNEL).
-host_find_kernel() {
-	local k
-	if [ -n "${FEXITD_VM_KERNEL:-}" ]; then
-		echo "$FEXITD_VM_KERNEL"
-		return
-	fi
-	for k in $(ls /boot/vmlinuz-* 2>/dev/null | sort -V -r); do
-		if [ -d "/lib/modules/${k#/boot/vmlinuz-}/kernel" ]; then
-			echo "$k"
-			return
-		fi
-	done
-}
-
 # host_missing_packages MODE...: the Debian packages that bring what the modes need and is missing.
 host_missing_packages() {
 	local need=(qemu-system-x86_64:qemu-system-x86 cpio:cpio modprobe:kmod ldd:libc-bin
-	            ldconfig:libc-bin timeout:coreutils tar:tar busybox:busybox-static) mode item
+	            ldconfig:libc-bin timeout:coreutils tar:tar busybox:busybox-static depmod:kmod
+	            xz:xz-utils zstd:zstd dpkg-deb:dpkg flock:util-linux) mode item
 	for mode in "$@"; do
 		case $mode in
 		fast) need+=(bpftool:bpftool) ;;
@@ -40,7 +26,6 @@ host_missing_packages() {
 		                /usr/share/keyrings/debian-archive-keyring.gpg:debian-archive-keyring) ;;
 		esac
 	done
-	[ -n "$(host_find_kernel)" ] || echo linux-image-amd64
 	for item in "${need[@]}"; do
 		case ${item%%:*} in
 		/*) [ -e "${item%%:*}" ] || echo "${item#*:}" ;;
@@ -67,18 +52,6 @@ host_install_deps() {
 	fi
 	missing=$(host_missing_packages "$@" | tr '\n' ' ')
 	[ -z "$missing" ] || skip "still missing after apt-get install: $missing"
-}
-
-# Sets KERNEL, KVER and INITRD (Debian's own, used by the systemd mode).
-host_pick_kernel() {
-	KERNEL=$(host_find_kernel)
-	[ -r "$KERNEL" ] || skip "no kernel to boot (/boot/vmlinuz-* with /lib/modules/*)"
-	KVER=${KERNEL##*/vmlinuz-}
-	INITRD=/boot/initrd.img-$KVER
-	[ -d "/lib/modules/$KVER" ] || skip "$KERNEL: no /lib/modules/$KVER"
-	if [ -r "/boot/config-$KVER" ] && ! grep -q '^CONFIG_DEBUG_INFO_BTF=y' "/boot/config-$KVER"; then
-		warn "$KERNEL has no BTF (CONFIG_DEBUG_INFO_BTF): fexit cannot work there"
-	fi
 }
 
 # Sets ACCEL (qemu arguments) and ACCEL_NAME to the accelerator that works: KVM when a probe

@@ -1,13 +1,17 @@
-# tests/vm/lib/image.sh: the systemd mode's root disk. A bookworm tree built once by debootstrap
-# and tests/vm/image/customize.sh is cached under $CACHE/rootfs-KEY (KEY: a hash of the package
-# list, the recipe and the kernel); every run hard-links a copy of it, adds the installed project,
-# the payload and the runner unit, and makes an ext4 image of it with mkfs.ext4 -d.
+# tests/vm/lib/image.sh: the systemd mode's root disk. The platform's tree (lib/platform.sh:
+# debootstrap of its suite, its kernel's modules, tests/vm/image/customize.sh) is built once and
+# cached under $CACHE/rootfs-PLATFORM-KEY (KEY: a hash of the package list, the recipe, the suite
+# and the kernel); every run hard-links a copy of it, adds the installed project, the payload and
+# the runner unit, and makes an ext4 image of it with mkfs.ext4 -d.
 # Sourced by tests/vm/run.
 
-IMAGE_SUITE=bookworm
-
+# The packages of tests/vm/image/packages for this platform: a line "NAME @p1 @p2" is only for
+# those platforms (package names differ between suites: libelf1 became libelf1t64).
 image_packages() {
-	sed 's/#.*//' "$VM_DIR/image/packages" | tr -s ' \t\n' '\n' | grep -v '^$'
+	sed 's/#.*//' "$VM_DIR/image/packages" | awk -v p="@$PLATFORM" '
+		NF == 0 { next }
+		NF == 1 { print $1; next }
+		{ for (i = 2; i <= NF; i++) if ($i == p) { print $1; next } }'
 }
 
 # The mirror apt uses on this host (Debian's archive), unless FEXITD_VM_MIRROR says otherwise.
@@ -22,8 +26,7 @@ image_mirror() {
 image_key() {
 	{
 		cat "$VM_DIR/image/packages" "$VM_DIR/image/customize.sh"
-		echo "suite=$IMAGE_SUITE kernel=$KVER"
-		dpkg-query -W -f='${Version}\n' "linux-image-$KVER" 2>/dev/null
+		echo "platform=$PLATFORM suite=$SUITE kernel=$KVER $KPKG"
 	} | sha256sum | cut -c1-16
 }
 
@@ -31,7 +34,7 @@ image_key() {
 image_base() {
 	local key tmp mirror t0 old
 	key=$(image_key)
-	BASE=$CACHE/rootfs-$key
+	BASE=$CACHE/rootfs-$PLATFORM-$key
 	[ -f "$BASE/.fexitd-vm-complete" ] && { say "base image: cached ${BASE#$REPO/}"; return 0; }
 	[ "$(id -u)" = 0 ] || skip "building the systemd image needs root (debootstrap)"
 	exec 9>"$CACHE/.image.lock"
@@ -40,20 +43,21 @@ image_base() {
 		mirror=$(image_mirror)
 		tmp=$BASE.tmp
 		rm -rf "$tmp"
-		mkdir -p "$CACHE/debs"
-		say "building the base image (debootstrap $IMAGE_SUITE from $mirror, once per key $key)"
+		say "building the $PLATFORM base image (debootstrap $SUITE from $mirror, once per key $key)"
 		t0=$SECONDS
-		if ! debootstrap --variant=minbase --cache-dir="$CACHE/debs" \
-			--include="$(image_packages | paste -sd,)" "$IMAGE_SUITE" "$tmp" "$mirror" \
+		mkdir -p "$CACHE/debs-$SUITE"
+		if ! debootstrap --variant=minbase --cache-dir="$CACHE/debs-$SUITE" \
+			--include="$(image_packages | paste -sd,)" "$SUITE" "$tmp" "$mirror" $SUITE_SCRIPT \
 			>"$WORK/debootstrap.log" 2>&1; then
 			tail -n 20 "$WORK/debootstrap.log" >&2
-			die "debootstrap failed (log above)"
+			die "debootstrap $SUITE failed (log above)"
 		fi
-		"$VM_DIR/image/customize.sh" "$tmp" "$KVER" || die "tests/vm/image/customize.sh failed"
+		"$VM_DIR/image/customize.sh" "$tmp" "$KVER" "$KROOT" || die "tests/vm/image/customize.sh failed"
+		dpkg-query --admindir="$tmp/var/lib/dpkg" -W -f='${Version}' systemd >"$tmp/.fexitd-vm-systemd"
 		touch "$tmp/.fexitd-vm-complete"
 		mv "$tmp" "$BASE"
 		say "base image built in $((SECONDS - t0)) s: $(du -sh "$BASE" | cut -f1)"
-		for old in "$CACHE"/rootfs-*; do
+		for old in "$CACHE/rootfs-$PLATFORM"-*; do
 			[ "$old" = "$BASE" ] && continue
 			say "removing the outdated ${old##*/}"
 			rm -rf "$old"
@@ -68,7 +72,7 @@ image_root() {
 	local stage=$1 payload=$2 root=$WORK/systemd/root etc libs size modules
 	shift 2
 	cp -al "$BASE" "$root" 2>/dev/null || { rm -rf "$root"; cp -a "$BASE" "$root"; }
-	rm -f "$root/.fexitd-vm-complete"
+	rm -f "$root/.fexitd-vm-complete" "$root/.fexitd-vm-systemd"
 	tree_merge "$stage" "$root"
 	tree_merge "$payload" "$root"
 	libs=$(tree_add_libs "$root" "$stage" "$payload/opt/fexitd-tests" | paste -sd' ')
@@ -147,7 +151,7 @@ systemd_boot() {
 	local append="console=ttyS0 root=/dev/vda rw fsck.mode=skip panic=-1 oops=panic loglevel=4"
 	local initrd=$WORK/systemd/initrd.cpio
 	[ "$SHELL_MODE" = 1 ] || append="$append systemd.mask=serial-getty@ttyS0.service"
-	if [ "${FEXITD_VM_DEBIAN_INITRD:-0}" = 1 ]; then initrd=$INITRD; else image_initrd "$initrd"; fi
+	image_initrd "$initrd"
 	vm_boot "$append" -kernel "$KERNEL" -initrd "$initrd" \
 		-drive "file=$WORK/systemd/root.img,if=none,id=root,format=raw,cache=unsafe" \
 		-device virtio-blk-pci,drive=root,serial=fexitd-root

@@ -116,20 +116,30 @@ case_modules() {
 	done | grep -v '^$' | sort -u
 }
 
-# tree_modules TREE MODULE...: copies the modules and their dependencies from /lib/modules/KVER
-# into TREE, and lists them in insmod order in TREE/etc/fexitd-vm/modules.
+# tree_modules TREE MODULE...: copies the modules and their dependencies from the platform's
+# unpacked kernel ($KROOT/lib/modules/KVER) into TREE at their guest paths, uncompressed (busybox's
+# insmod reads plain ELF), and lists them in insmod order in TREE/etc/fexitd-vm/modules. A module
+# built into this kernel needs nothing.
 tree_modules() {
-	local tree=$1 m ko
+	local tree=$1 m ko dst
 	shift
 	mkdir -p "$tree/etc/fexitd-vm"
 	for m in "$@"; do
-		modprobe -S "$KVER" --show-depends "$m" || exit 1
-	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' >"$tree/etc/fexitd-vm/modules" ||
+		modprobe -d "$KROOT" -S "$KVER" --show-depends "$m" || exit 1
+	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' >"$tree/etc/fexitd-vm/modules.host" ||
 		die "modprobe -S $KVER --show-depends cannot resolve the modules $*"
 	while read -r ko; do
-		mkdir -p "$tree${ko%/*}"
-		cp "$ko" "$tree$ko"
-	done <"$tree/etc/fexitd-vm/modules"
+		dst=/lib/modules/${ko#*/lib/modules/}
+		dst=${dst%.xz} dst=${dst%.zst}
+		mkdir -p "$tree${dst%/*}"
+		case $ko in
+		*.xz) xz -dc "$ko" >"$tree$dst" ;;
+		*.zst) zstd -q -dc "$ko" >"$tree$dst" ;;
+		*) cp "$ko" "$tree$dst" ;;
+		esac || die "cannot unpack $ko"
+		echo "$dst"
+	done <"$tree/etc/fexitd-vm/modules.host" >"$tree/etc/fexitd-vm/modules"
+	rm -f "$tree/etc/fexitd-vm/modules.host"
 }
 
 # payload_configure DIR MODE SCRIPT...: the guest's env file and tests.list for one boot.
