@@ -428,7 +428,9 @@ struct plan {
         bool sleepable;
         bool want_multi;          /* given `functions` or a fexit.multi/ section */
         struct target *targets;
-        size_t n_targets;
+        size_t n_targets, n_alloc;
+        const struct btf_func **seen; /* set of the targets' index entries: a power of two */
+        size_t n_seen_slots;
 };
 
 struct module_fd {
@@ -458,6 +460,7 @@ static void load_ctx_done(struct load_ctx *c) {
                 for (size_t j = 0; j < c->plans[i].n_targets; j++)
                         free(c->plans[i].targets[j].function);
                 free(c->plans[i].targets);
+                free(c->plans[i].seen);
         }
         free(c->plans);
         for (size_t i = 0; i < c->n_tprogs; i++) {
@@ -572,22 +575,74 @@ static int fail_too_many(struct load_ctx *c, const struct plan *pl, const char *
         return r;
 }
 
+static size_t seen_slot(const struct plan *pl, const struct btf_func *f) {
+        size_t s = ((uintptr_t) f >> 4) * 0x9e3779b97f4a7c15ULL;
+
+        for (s &= pl->n_seen_slots - 1; pl->seen[s] && pl->seen[s] != f; s = (s + 1) & (pl->n_seen_slots - 1))
+                ;
+        return s;
+}
+
+/* Adds f to the plan's set of targets; 1 if it was there already. An index entry is one function
+ * of one BTF object, and each plan's targets come from one index (vmlinux and modules, or one
+ * BPF program's), so the entry's address identifies the target: "vfs_read" and "vfs_*" give one
+ * instance, and tens of thousands of glob matches cost no quadratic scan. */
+static int seen_add(struct plan *pl, const struct btf_func *f) {
+        size_t s;
+
+        if (2 * (pl->n_targets + 1) > pl->n_seen_slots) {
+                const struct btf_func **old = pl->seen;
+                size_t n_old = pl->n_seen_slots, n = n_old ? 2 * n_old : 64;
+
+                pl->seen = calloc(n, sizeof(*pl->seen));
+                if (!pl->seen) {
+                        pl->seen = old;
+                        return -ENOMEM;
+                }
+                pl->n_seen_slots = n;
+                for (size_t i = 0; i < n_old; i++)
+                        if (old[i])
+                                pl->seen[seen_slot(pl, old[i])] = old[i];
+                free(old);
+        }
+        s = seen_slot(pl, f);
+        if (pl->seen[s])
+                return 1;
+        pl->seen[s] = f;
+        return 0;
+}
+
+static int targets_grow(struct plan *pl) {
+        struct target *v;
+        size_t n;
+
+        if (pl->n_targets < pl->n_alloc)
+                return 0;
+        n = pl->n_alloc ? 2 * pl->n_alloc : 4;
+        v = reallocarray(pl->targets, n, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        pl->targets = v;
+        pl->n_alloc = n;
+        return 0;
+}
+
 static int plan_add_target(struct load_ctx *c, struct plan *pl, const struct btf_index *idx,
                            const struct btf_func *f, struct tprog *tp) {
         const char *obj = btf_index_object_name(idx, f->obj);
         struct target *v;
+        int r;
 
-        for (size_t i = 0; i < pl->n_targets; i++)      /* "vfs_read" and "vfs_*": one instance */
-                if (pl->targets[i].btf_id == f->btf_id && pl->targets[i].tprog == tp &&
-                    strcmp(pl->targets[i].btf_object, obj) == 0)
-                        return 0;
         if (plan_multi_wanted(c, pl) ? pl->n_targets >= BB_MULTI_FUNCTIONS_MAX :
                                        c->n_instances >= BB_INSTANCES_MAX)
-                return fail_too_many(c, pl, f->name);
-        v = reallocarray(pl->targets, pl->n_targets + 1, sizeof(*v));
-        if (!v)
-                return -ENOMEM;
-        pl->targets = v;
+                return pl->n_seen_slots && pl->seen[seen_slot(pl, f)] ? 0 : fail_too_many(c, pl, f->name);
+        r = seen_add(pl, f);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        r = targets_grow(pl);
+        if (r < 0)
+                return r;
+        v = pl->targets;
         v[pl->n_targets] = (struct target) { .function = strdup(f->name), .btf_id = f->btf_id,
                                              .btf_object = obj, .tprog = tp };
         if (!v[pl->n_targets].function)
