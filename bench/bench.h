@@ -82,6 +82,8 @@ struct bench_daemon {
 };
 
 int bench_daemon_start(struct bench_daemon *d);
+/* The same with extra fexitd arguments (NULL-terminated; kept until the daemon is stopped). */
+int bench_daemon_start_args(struct bench_daemon *d, const char *const *extra_args);
 void bench_daemon_stop(struct bench_daemon *d);
 /* Daemon's RSS after a round trip (so it has served at least one call), KiB. */
 json_object *bench_daemon_memory(struct bench_daemon *d, const char *label, long *ret_rss);
@@ -148,6 +150,12 @@ int fexitd_load(struct bconn *c, const char *object_path, const char *params_jso
                 json_object **ret_reply, const char **ret_error);
 /* The first program handle of a Load reply, -1 if none. */
 int64_t load_reply_program(json_object *reply);
+
+/* Part 6: one program on N functions as a tracing multi-link, as instances, and the in-process
+ * floor (multi.c). Rows {n, per_target_us_multi, per_target_us_instances, per_target_us_floor,
+ * ...}: the "multi_link" key of the results. */
+int multi_run(const char *object_path, const size_t *ns, size_t n_ns, size_t instances_max,
+              json_object **ret);
 
 int many_run(const char *socket, const char *object_path, struct func_pool *pool,
              const size_t *ns, size_t n_ns, size_t separate_max, json_object **ret);

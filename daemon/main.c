@@ -34,6 +34,8 @@ static void help(void) {
                "  --admin-group NAME   members may call everything, like root (default fexit-admin)\n"
                "  --workers N          threads for kernel work (default 4)\n"
                "  --log-level LEVEL    debug, info, notice, warning, err (default info)\n"
+               "  --no-multi-link      one program per function even where the kernel has\n"
+               "                       tracing multi-links\n"
                "  --version, --help\n",
                FEXITD_SOCKET, FEXITD_PIN_DIR, FEXITD_STATE_DIR, FEXITD_CONF_DIR, FEXITD_CATALOG_DIR);
 }
@@ -57,6 +59,7 @@ static int parse_args(int argc, char **argv, struct config *cfg, int *level) {
                 { "admin-group", required_argument, NULL, 'a' },
                 { "workers", required_argument, NULL, 'w' },
                 { "log-level", required_argument, NULL, 'l' },
+                { "no-multi-link", no_argument, NULL, 'M' },
                 { "version", no_argument, NULL, 'V' },
                 { "help", no_argument, NULL, 'h' },
                 {}
@@ -88,6 +91,7 @@ static int parse_args(int argc, char **argv, struct config *cfg, int *level) {
                                 return -EINVAL;
                         }
                         break;
+                case 'M': cfg->no_multi_link = true; break;
                 case 'V': printf("fexitd %s\n", FEXITD_VERSION); return 0;
                 case 'h': help(); return 0;
                 default: return -EINVAL;
@@ -204,7 +208,7 @@ static int run(struct config *cfg) {
                 return r;   /* a policy with a mistake must not run as an empty one */
         }
         srv.persist = setup_pin_dir(cfg->pin_dir);
-        srv.tracing_multi = probe_tracing_multi();
+        srv.tracing_multi = !cfg->no_multi_link && probe_tracing_multi();
         (void) state_restore(&srv);
         (void) sd_event_add_signal(e, NULL, SIGTERM, NULL, NULL);
         (void) sd_event_add_signal(e, NULL, SIGINT, NULL, NULL);

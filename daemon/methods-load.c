@@ -13,7 +13,9 @@
 #include "daemon/policy.h"
 
 #define SELECT_MAX 64
-#define FUNCTIONS_MAX 1024   /* function names and globs in one request, all selects together */
+/* Function names and globs in one request, all selects together: a multi-link program takes
+ * thousands (the 1 MiB message bounds the names); instances stay within BB_INSTANCES_MAX. */
+#define FUNCTIONS_MAX 16384
 #define GLOBS_MAX 32         /* each glob scans the whole BTF index */
 
 struct load_params {

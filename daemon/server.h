@@ -33,6 +33,8 @@ struct config {
         const char *catalog_dirs;    /* ':'-separated, searched in order */
         const char *admin_group;     /* members may call everything, like root */
         unsigned workers;
+        bool no_multi_link;          /* one program per function even where the kernel has
+                                        tracing multi-links (comparisons, kernel bugs) */
 };
 
 enum role { ROLE_CONSUMER, ROLE_ADMIN };
