@@ -143,6 +143,13 @@ int func_pool_probe(const char *socket, const char *object_path, const char *con
 const char *const *func_pool_take(struct func_pool *p, size_t n);
 void func_pool_done(struct func_pool *p);
 
+/* libbpf opens the object and loads fexit_count retargeted to function, as fexitd's first instance
+ * of a program is loaded. On failure *ret_obj may still need bpf_object__close(). */
+struct bpf_object;
+struct bpf_program;
+int object_load_retargeted(const char *object_path, const char *function, struct bpf_object **ret_obj,
+                           struct bpf_program **ret_prog);
+
 /* {"programs":[{"name":"fexit_count","functions":[...]}],"attach":true} as text. */
 char *load_params_functions(const char *const *functions, size_t n, bool attach);
 /* Load with the object's fd; *ret_ms is the round trip. Returns the number of links. */

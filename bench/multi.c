@@ -95,14 +95,7 @@ static int floor_once(const char *object_path, const struct pool *p, size_t n, d
         for (size_t i = 0; i < n; i++)
                 ids[i] = p->v[i]->btf_id;
         t0 = now_ns();
-        obj = bpf_object__open_file(object_path, NULL);
-        r = libbpf_get_error(obj);
-        if (r < 0)
-                return r;
-        prog = bpf_object__find_program_by_name(obj, "fexit_count");
-        r = prog ? bpf_program__set_attach_target(prog, 0, p->v[0]->name) : -ENOENT;
-        if (r >= 0)
-                r = bpf_object__load(obj);
+        r = object_load_retargeted(object_path, p->v[0]->name, &obj, &prog);
         if (r >= 0)
                 r = prog_fd = bb_multi_prog_load("fexit_count", "GPL", bpf_program__insns(prog),
                                                  bpf_program__insn_cnt(prog), 0, 0, NULL, 0);

@@ -77,8 +77,9 @@ FEXIT_API const char *fexit_lifetime_name(enum fexit_lifetime lifetime) {
         return (size_t) lifetime < ELEMENTSOF(lifetime_names) ? lifetime_names[lifetime] : NULL;
 }
 
-/* A string array into a NULL-terminated vector of borrowed strings. */
-static int strv_from_json(json_object *a, const char ***ret, size_t *ret_n) {
+/* A string array into a NULL-terminated vector of borrowed strings; with key, an array of objects
+ * into their string fields key (Describe's functions: [{"function": NAME, ...}, ...]). */
+static int strv_from_json(json_object *a, const char *key, const char ***ret, size_t *ret_n) {
         size_t n;
         const char **v;
 
@@ -90,6 +91,8 @@ static int strv_from_json(json_object *a, const char ***ret, size_t *ret_n) {
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 json_object *s = json_object_array_get_idx(a, i);
+                if (key)
+                        s = json_object_is_type(s, json_type_object) ? json_object_object_get(s, key) : NULL;
                 if (!json_object_is_type(s, json_type_string)) {
                         free(v);
                         return -EBADMSG;
@@ -161,27 +164,6 @@ FEXIT_API struct fexit_handle *fexit_handle_free(struct fexit_handle *h) {
         return NULL;
 }
 
-/* Describe's [{"function": NAME, "btf_id": ID}, ...] as names. */
-static int functions_from_json(json_object *a, const char ***ret, size_t *ret_n) {
-        size_t n;
-        const char **v;
-
-        if (!json_object_is_type(a, json_type_array))
-                return -EBADMSG;
-        n = json_object_array_length(a);
-        v = calloc(n + 1, sizeof(*v));
-        if (!v)
-                return -ENOMEM;
-        *ret = v;                       /* freed with the handle on every path */
-        for (size_t i = 0; i < n; i++) {
-                v[i] = vl_get_str(json_object_array_get_idx(a, i), "function");
-                if (!v[i])
-                        return -EBADMSG;
-        }
-        *ret_n = n;
-        return 0;
-}
-
 static int handle_decode(struct handle_impl *h, json_object *o) {
         json_object *target = json_object_object_get(o, "target");
         json_object *grants = json_object_object_get(o, "grants");
@@ -202,13 +184,13 @@ static int handle_decode(struct handle_impl *h, json_object *o) {
                 h->pub.target = &h->target;
         }
         if (grants) {
-                r = strv_from_json(grants, &h->grants, &h->pub.n_grants);
+                r = strv_from_json(grants, NULL, &h->grants, &h->pub.n_grants);
                 if (r < 0)
                         return r;
                 h->pub.grants = h->grants;
         }
         if (functions) {
-                r = functions_from_json(functions, &h->functions, &h->pub.n_functions);
+                r = strv_from_json(functions, "function", &h->functions, &h->pub.n_functions);
                 if (r < 0)
                         return r;
                 h->pub.functions = h->functions;
@@ -442,7 +424,7 @@ int service_info_from_json(json_object *o, struct fexit_service_info **ret) {
         impl->json = json_object_get(o);
         r = decode_fields(o, info_fields, impl);
         if (r >= 0)
-                r = strv_from_json(json_object_object_get(o, "interfaces"), &impl->interfaces,
+                r = strv_from_json(json_object_object_get(o, "interfaces"), NULL, &impl->interfaces,
                                    &impl->pub.n_interfaces);
         if (r < 0) {
                 fexit_service_info_free(&impl->pub);

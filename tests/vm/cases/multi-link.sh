@@ -13,14 +13,6 @@
 # - a persistent multi-link keeps its handle and kernel link id across kill -9, and still fires.
 set -uo pipefail
 . "$FEXITD_TEST_SRC/vm/guest/testlib.sh"
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.5
-	done
-}
 
 obj=$FEXITD_TEST_BUILD/bpf/multi_args.bpf.o
 check=$FEXITD_TEST_BUILD/bpf/multi-check
@@ -112,9 +104,9 @@ fi
 # --- 2. kill -9 and restart: the persistent multi-link is re-adopted and still fires -----------
 pid=$(systemctl show -p MainPID --value fexitd.service)
 kill -9 "$pid"
-wait_for 60 sh -c "p=\$(systemctl show -p MainPID --value fexitd.service); [ \"\$p\" != $pid ] && [ \"\$p\" != 0 ]" ||
+vm_wait_for 60 sh -c "p=\$(systemctl show -p MainPID --value fexitd.service); [ \"\$p\" != $pid ] && [ \"\$p\" != 0 ]" ||
 	fail "systemd did not restart fexitd after kill -9"
-wait_for 60 sh -c "fexitctl status >/dev/null 2>&1" || fail "fexitd does not answer after the restart"
+vm_wait_for 60 sh -c "fexitctl status >/dev/null 2>&1" || fail "fexitd does not answer after the restart"
 d=$(fexitctl --json describe "$link") || fail "link handle $link is gone after kill -9"
 [ "$(jq -r '.handle.kernel_id' <<<"$d")" = "$link_id" ] || fail "link handle $link changed its kernel link id"
 if [ "$mode" = multi-link ]; then
@@ -126,7 +118,7 @@ res=$("$check" "$prog_id" "$bss") || fail "multi-check after the restart: $res"
 [ "$(val calls)" = $((2 * n_test)) ] || fail "after the restart the program ran $(val calls) times in all, expected $((2 * n_test))"
 echo "ok: link handle $link kept kernel link id $link_id across kill -9 and still fires"
 fexitctl unload "$prog" || fail "unload $prog"
-wait_for 60 sh -c "! bpftool -j link show 2>/dev/null | jq -e '.[] | select(.id == $link_id)' >/dev/null" ||
+vm_wait_for 60 sh -c "! bpftool -j link show 2>/dev/null | jq -e '.[] | select(.id == $link_id)' >/dev/null" ||
 	fail "link $link_id still attached after unload"
 echo "ok: unload detached link $link_id"
 
@@ -152,7 +144,7 @@ fexitctl take-link "$glink" -- sh -c "bpftool -j link show id $glink_id >$held 2
 	fail "take-link $glink"
 jq -e --argjson i "$glink_id" '(if type == "array" then .[0] else . end).id == $i' "$held" >/dev/null ||
 	fail "the receiver did not see link $glink_id while it held it"
-wait_for 60 sh -c "! bpftool -j link show 2>/dev/null | jq -e '.[] | select(.id == $glink_id)' >/dev/null" ||
+vm_wait_for 60 sh -c "! bpftool -j link show 2>/dev/null | jq -e '.[] | select(.id == $glink_id)' >/dev/null" ||
 	fail "link $glink_id outlived its receiver"
 [ "$(fexitctl --json describe "$glink" | jq -r '.handle.state')" = handed-off ] || fail "the taken link is not listed as handed-off"
 echo "ok: the link of $n_glob functions was handed off and went with its receiver"
