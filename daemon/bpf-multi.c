@@ -127,16 +127,19 @@ int bb_multi_prog_load(const char *name, const char *license, const void *insns,
 }
 
 /* Without the count check of bb_multi_link_create(): the probe sends none on purpose. */
-static int link_create(int prog_fd, uint32_t attach_type, const uint32_t *btf_ids, uint32_t n) {
+static int link_create(int prog_fd, uint32_t attach_type, const uint32_t *btf_ids,
+                       const uint64_t *cookies, uint32_t n) {
         struct bb_uapi_link_create_multi attr = { .prog_fd = (uint32_t) prog_fd,
                                                   .attach_type = attach_type,
-                                                  .ids = ptr_to_u64(btf_ids), .cnt = n };
+                                                  .ids = ptr_to_u64(btf_ids),
+                                                  .cookies = ptr_to_u64(cookies), .cnt = n };
         int fd = (int) sys_bpf(BPF_LINK_CREATE, &attr, sizeof(attr));
 
         return fd < 0 ? -errno : fd_good(fd);
 }
 
 int bb_multi_link_create(int prog_fd, const uint32_t *btf_ids, size_t n) {
+        _cleanup_free_ uint64_t *cookies = NULL;
         struct bb_uapi_multi u;
         int r = bb_multi_uapi(&u);
 
@@ -144,7 +147,14 @@ int bb_multi_link_create(int prog_fd, const uint32_t *btf_ids, size_t n) {
                 return r;
         if (n == 0 || n > UINT32_MAX)
                 return -EINVAL;
-        return link_create(prog_fd, u.fexit_multi, btf_ids, (uint32_t) n);
+        /* Each function's cookie is its position in btf_ids: bpf_get_attach_cookie() tells the
+         * program which function fired, and the kernel's link info (sorted by id) maps back. */
+        cookies = malloc(n * sizeof(uint64_t));
+        if (!cookies)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                cookies[i] = i;
+        return link_create(prog_fd, u.fexit_multi, btf_ids, cookies, (uint32_t) n);
 }
 
 /* The probe: the kernel must know the attach type (BTF says so), load a trivial program with it,
@@ -171,7 +181,7 @@ int bb_probe_tracing_multi(char *reason, size_t size) {
                 snprintf(reason, size, "loading a fexit.multi program failed: %s", strerror(-prog));
                 return 0;
         }
-        link = link_create(prog, u.fexit_multi, &none, 0);
+        link = link_create(prog, u.fexit_multi, &none, NULL, 0);
         if (link == -EINVAL)
                 return 1;
         snprintf(reason, size, "an empty tracing multi-link request was answered with %s, not EINVAL",
