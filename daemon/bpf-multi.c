@@ -147,13 +147,14 @@ int bb_multi_link_create(int prog_fd, const uint32_t *btf_ids, size_t n) {
                 return r;
         if (n == 0 || n > UINT32_MAX)
                 return -EINVAL;
-        /* Each function's cookie is its position in btf_ids: bpf_get_attach_cookie() tells the
-         * program which function fired, and the kernel's link info (sorted by id) maps back. */
+        /* The i-th function's cookie is i + 1: bpf_get_attach_cookie() tells the program which
+         * function fired (0 is an instance, attached without a cookie), and the kernel's link
+         * info (sorted by id) maps back. */
         cookies = malloc(n * sizeof(uint64_t));
         if (!cookies)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
-                cookies[i] = i;
+                cookies[i] = i + 1;
         return link_create(prog_fd, u.fexit_multi, btf_ids, cookies, (uint32_t) n);
 }
 

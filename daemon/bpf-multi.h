@@ -31,6 +31,6 @@ bool bb_multi_section(const char *section, bool *ret_sleepable);
 int bb_multi_prog_load(const char *name, const char *license, const void *insns, size_t insn_cnt,
                        uint32_t prog_flags, int btf_obj_fd, char *log, size_t log_size);
 
-/* BPF_LINK_CREATE of a tracing multi-link over btf_ids, each function's cookie its position in
- * btf_ids. Returns the link fd or -errno. */
+/* BPF_LINK_CREATE of a tracing multi-link over btf_ids, the i-th function's cookie i + 1 (0 stays
+ * free for per-function instances). Returns the link fd or -errno. */
 int bb_multi_link_create(int prog_fd, const uint32_t *btf_ids, size_t n);

@@ -16,7 +16,7 @@ char LICENSE[] SEC("license") = "GPL";
 __u64 calls = 0;          /* every call of a traced function */
 __u64 ok[7] = {};         /* ok[N]: bpf_fentry_testN (N = 1..6) with the right arguments and result */
 __u64 bad = 0;            /* an N-argument call whose arguments or result were wrong */
-__u64 cookie[7] = {};     /* cookie[N]: bpf_get_attach_cookie() in bpf_fentry_testN, plus one */
+__u64 cookie[7] = {};     /* cookie[N]: bpf_get_attach_cookie() in bpf_fentry_testN */
 
 static __always_inline __u64 arg(void *ctx, __u32 i)
 {
@@ -53,7 +53,7 @@ int BPF_PROG(check_args)
 		return 0;
 	if (n == 1 && arg(ctx, 0) != 1)   /* bpf_fentry_test7..10 take one pointer */
 		return 0;
-	cookie[n] = bpf_get_attach_cookie(ctx) + 1;
+	cookie[n] = bpf_get_attach_cookie(ctx);
 	if (check(ctx, n, ret))
 		__sync_fetch_and_add(&ok[n], 1);
 	else

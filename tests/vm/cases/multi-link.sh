@@ -98,11 +98,11 @@ if [ "$mode" = multi-link ]; then
 	[ "$(jq -c '[.handle.functions[].btf_id] | sort' <<<"$d")" = "$(jq -c '.handle.link_info.ids' <<<"$d")" ] ||
 		fail "the kernel's link info ids differ from the handle's functions"
 	fexitctl describe "$link" | grep -q "^Mode: *multi-link, $n_test functions" || fail "fexitctl describe prints no mode line"
-	# each function's cookie is its position in the handle's functions
+	# the cookie of the i-th function of the handle's functions is i + 1
 	for i in 1 2 3 4 5 6; do
 		pos=$(jq -r --arg f "bpf_fentry_test$i" '[.handle.functions[].function] | index($f)' <<<"$d")
 		[ "$(val "cookie\\[$i\\]")" = $((pos + 1)) ] ||
-			fail "bpf_fentry_test$i fired with cookie $(( $(val "cookie\\[$i\\]") - 1 )), its position is $pos"
+			fail "bpf_fentry_test$i fired with cookie $(val "cookie\\[$i\\]"), its position is $pos"
 	done
 	echo "ok: describe shows the $n_test functions and the kernel's link info"
 fi
