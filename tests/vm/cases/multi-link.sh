@@ -159,3 +159,19 @@ fexitctl unload "$gprog" || fail "unload $gprog"
 left=$(fexitctl --json list | jq '[.handles[] | select(.kind != "link" or .state != "handed-off")] | length')
 [ "$left" = 0 ] || fail "$left handles left after the unloads"
 echo "ok: mode $mode on kernel $(uname -r)"
+
+# --- 4. the example: vfsret, return-value stats of every vfs_* function from one program --------
+vfsret=$(ls /usr/local/libexec/fexitd/vfsret /usr/libexec/fexitd/vfsret 2>/dev/null | head -n 1)
+[ -x "$vfsret" ] || fail "the example vfsret is not installed"
+"$vfsret" --seconds 4 --interval 4 >"$FEXITD_TEST_TMP/vfsret.out" 2>&1 &
+vpid=$!
+for i in $(seq 1 40); do cat /etc/hostname >/dev/null; sleep 0.1; done
+wait "$vpid" || { cat "$FEXITD_TEST_TMP/vfsret.out"; fail "vfsret failed"; }
+cat "$FEXITD_TEST_TMP/vfsret.out"
+head -n 1 "$FEXITD_TEST_TMP/vfsret.out" | grep -q "^vfsret: $mode: " || fail "vfsret did not run in mode $mode"
+if [ "$mode" = multi-link ]; then
+	grep -Eq '^vfs_read +[1-9]' "$FEXITD_TEST_TMP/vfsret.out" || fail "vfsret shows no calls of vfs_read"
+else
+	grep -Eq '^\(all vfs_\* functions\) +[1-9]' "$FEXITD_TEST_TMP/vfsret.out" || fail "vfsret shows no calls"
+fi
+echo "ok: the vfsret example ran in mode $mode"
