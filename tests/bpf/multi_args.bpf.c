@@ -42,7 +42,7 @@ static __always_inline int check(void *ctx, __u64 n, __u64 ret)
 	return (__u32) ret == (__u32) sum;
 }
 
-SEC("fexit.multi/bpf_fentry_test*")
+SEC("fexit.multi/bpf_fentry_test[0-9]*")
 int BPF_PROG(check_args)
 {
 	__u64 n = bpf_get_func_arg_cnt(ctx), ret = 0;

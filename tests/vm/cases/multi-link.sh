@@ -6,7 +6,7 @@
 # every request below must give ONE program and ONE link (bpftool must show one tracing_multi
 # link); before 7.3 Status must report none and the same requests must give one program and one
 # link per function. In both modes:
-# - fexit.multi/bpf_fentry_test* (tests/bpf/multi_args.bpf.c) checks the arguments and return
+# - fexit.multi/bpf_fentry_test[0-9]* (tests/bpf/multi_args.bpf.c) checks the arguments and return
 #   values of bpf_fentry_test1..6 when BPF_PROG_TEST_RUN calls them (tests/bpf/multi-check);
 # - a glob over hundreds of real functions (tcp_*) attaches, is described and listed as such, and
 #   its link is handed off (it lives exactly as long as the receiver holds it);
@@ -73,7 +73,7 @@ n_test=$(grep -c '^bpf_fentry_test[0-9]*$' <(bpftool btf dump file /sys/kernel/b
 	sed -n "s/^\[[0-9]*\] FUNC '\([^']*\)'.*/\1/p"))
 [ "$n_test" -ge 8 ] || fail "the kernel has $n_test bpf_fentry_test functions, expected at least 8"
 out=$(fexitctl --json load "$obj" --program check_args --attach) || fail "load check_args: $out"
-expect_mode "fexit.multi/bpf_fentry_test*" "$out" "$n_test"
+expect_mode "fexit.multi/bpf_fentry_test[0-9]*" "$out" "$n_test"
 prog=$(jq -r '.programs[0].handle' <<<"$out")
 prog_id=$(jq -r '.programs[0].kernel_id' <<<"$out")
 link=$(jq -r '.links[0].handle' <<<"$out")
