@@ -226,9 +226,16 @@ int btf_index_add_btf(struct btf_index *idx, const char *obj_name, struct btf *b
         return obj;
 }
 
-/* The name of an available_filter_functions line, "name [module]". */
+/* The name of an available_filter_functions line, "name [module]", with a tab after it when it is
+ * a module's: a vmlinux function must not count as traceable because a module has a traceable
+ * function of the same name (the kernel attaches by name, and finds vmlinux's first). */
 static const char *filter_line_name(char *line) {
-        line[strcspn(line, " \t\n")] = '\0';
+        size_t n = strcspn(line, " \t\n");
+        bool module = strchr(line + n, '[') != NULL;
+
+        line[n] = module ? '\t' : '\0';
+        if (module)
+                line[n + 1] = '\0';
         return line;
 }
 
@@ -371,12 +378,18 @@ static void apply_traceable(struct btf_index *idx) {
         for (size_t i = 0; i < idx->n_entries; i++)
                 idx->entries[i].f.traceable = 0;
         for (char *p = idx->traceable, *nl; *p; p = nl + 1) {
+                size_t n;
+                bool module;
                 struct entry *e;
 
                 nl = strchr(p, '\n');
                 *nl = '\0';
+                n = strlen(p);
+                module = n > 0 && p[n - 1] == '\t';
+                if (module)
+                        p[n - 1] = '\0';
                 e = find(idx, p);
-                if (e)
+                if (e && (e->f.obj != 0) == module)
                         e->f.traceable = 1;
         }
         idx->traceable = mfree(idx->traceable);
@@ -594,6 +607,20 @@ static const struct {
         { "rcu_read_unlock_strict", "called by the BPF trampoline itself (the kernel's btf_id_deny set)" },
         { "preempt_count_add", "called by the BPF trampoline itself (the kernel's btf_id_deny set)" },
         { "preempt_count_sub", "called by the BPF trampoline itself (the kernel's btf_id_deny set)" },
+        { "___migrate_enable", "called by the BPF trampoline itself (the kernel's btf_id_deny set)" },
+        /* The kernel's noreturn_deny set: fexit on a function that never returns is refused (a
+         * multi-link with one of them fails for all its functions). */
+        { "do_exit", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "do_group_exit", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "make_task_dead", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "kthread_complete_and_exit", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "__module_put_and_kthread_exit", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "__x64_sys_exit", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "__x64_sys_exit_group", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "__ia32_sys_exit", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "__ia32_sys_exit_group", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "__kunit_abort", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "kunit_try_catch_throw", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
         /* Debian's 6.1 lets these load; attaching __rcu_read_lock hung the machine. */
         { "__rcu_read_lock", "called by the BPF trampoline itself: attaching it hangs Linux 6.1" },
         { "__rcu_read_unlock", "called by the BPF trampoline itself: attaching it hangs Linux 6.1" },

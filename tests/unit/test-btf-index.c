@@ -161,11 +161,12 @@ START_TEST(test_deny_list) {
                 "migrate_disable", "migrate_enable", "rcu_read_unlock_strict", "preempt_count_add",
                 "preempt_count_sub", "__rcu_read_lock", "__rcu_read_unlock", "__bpf_prog_enter",
                 "__bpf_prog_enter_recur", "__bpf_prog_exit_sleepable_recur", "__bpf_tramp_enter",
-                "__bpf_tramp_exit", "bpf_spin_lock", "bpf_spin_unlock",
+                "__bpf_tramp_exit", "bpf_spin_lock", "bpf_spin_unlock", "___migrate_enable", "do_exit",
+                "do_group_exit", "make_task_dead", "__x64_sys_exit_group", "kthread_complete_and_exit",
         };
         static const char *const allowed[] = {
                 "do_unlinkat", "vfs_read", "rcu_read_lock_held", "bpf_prog_load", "__bpf_prog_run",
-                "migrate_disable_x",
+                "migrate_disable_x", "do_exit_x", "exit_group",
         };
 
         for (size_t i = 0; i < sizeof(denied) / sizeof(*denied); i++)
@@ -235,18 +236,22 @@ START_TEST(test_traceable) {
         FILE *f = fdopen(fd, "w");
         struct btf_index *idx = btf_index_new();
         struct btf_func a = { .name = "vfs_read", .traceable = -1 }, b = { .name = "hidden", .traceable = -1 },
-                        c = { .name = "modfn", .traceable = -1 };
+                        c = { .name = "modfn", .obj = 1, .traceable = -1 },
+                        d = { .name = "shadowed", .traceable = -1 };
 
-        fputs("vfs_read\nmodfn [some_module]\nnot_in_btf\n", f);
+        /* shadowed: a vmlinux function that only a module's namesake makes look traceable */
+        fputs("vfs_read\nmodfn [some_module]\nnot_in_btf\nshadowed [other_module]\n", f);
         fclose(f);
         btf_index_add(idx, &a);
         btf_index_add(idx, &b);
         btf_index_add(idx, &c);
+        btf_index_add(idx, &d);
         ck_assert_int_eq(btf_index_add_traceable(idx, path), 0);
         ck_assert_int_eq(btf_index_seal(idx), 0);
         ck_assert_int_eq(btf_index_lookup(idx, "vfs_read")->traceable, 1);
         ck_assert_int_eq(btf_index_lookup(idx, "modfn")->traceable, 1);
         ck_assert_int_eq(btf_index_lookup(idx, "hidden")->traceable, 0);
+        ck_assert_int_eq(btf_index_lookup(idx, "shadowed")->traceable, 0);
         ck_assert_int_eq(btf_index_add_traceable(idx, path), -EBUSY);
         btf_index_unref(idx);
         unlink(path);
