@@ -119,6 +119,8 @@ static int parse_entry(struct idl *idl, const char *iface, const char *word, con
         if (*p != '(' || !(end = match_paren(p)))
                 return -EBADMSG;
         if (e->kind == IDL_METHOD) {           /* the input list; the output follows "->" */
+                if (split_fields(p + 1, end, e->inputs, &e->n_inputs) < 0)
+                        return -EBADMSG;
                 p = skip_ws(end + 1);
                 if (strncmp(p, "->", 2) != 0)
                         return -EBADMSG;

@@ -24,6 +24,8 @@ struct idl_entry {
         char name[160];              /* methods and errors: INTERFACE.Name; types: Name */
         struct idl_field fields[IDL_FIELDS_MAX];   /* method: its output; error, type: its fields */
         size_t n_fields;
+        struct idl_field inputs[IDL_FIELDS_MAX];   /* method: its parameters */
+        size_t n_inputs;
 };
 
 struct idl {

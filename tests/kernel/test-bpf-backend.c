@@ -716,7 +716,7 @@ static int t_two(void) {
 
         CHECK(load("backend_two", &s, 1, &res, &e) == 0);
         CHECK(res.n_progs == 1 && strcmp(res.progs[0].name, "on_mkdir") == 0);
-        CHECK(strcmp(res.progs[0].function, "do_mkdirat") == 0);
+        CHECK(strcmp(res.progs[0].function, "vfs_mkdir") == 0);
         bb_load_result_free(&res);
 
         /* The object name prefixes libbpf's internal maps. */

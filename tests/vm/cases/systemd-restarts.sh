@@ -85,22 +85,22 @@ echo "ok: journal entries carry FEXITD_HANDLE, FEXITD_KERNEL_ID, FEXITD_FUNCTION
 
 # programs.d: loaded at start, attached, and not loaded twice.
 mkdir -p /etc/fexitd/programs.d
-printf '{"object":"%s","programs":[{"name":"fexit_count","function":"vfs_unlink"}]}\n' "$obj" \
+printf '{"object":"%s","programs":[{"name":"fexit_count","function":"vfs_fsync"}]}\n' "$obj" \
 	>/etc/fexitd/programs.d/10-count.json
 printf '{"object":"/nonexistent.bpf.o"}\n' >/etc/fexitd/programs.d/20-broken.json
 systemctl restart fexitd.service || fail "restart with programs.d"
-wait_for 60 sh -c "fexitctl --json list | jq -e '.handles[] | select(.kind==\"link\" and .target.function==\"vfs_unlink\")' >/dev/null" ||
+wait_for 60 sh -c "fexitctl --json list | jq -e '.handles[] | select(.kind==\"link\" and .target.function==\"vfs_fsync\")' >/dev/null" ||
 	fail "the programs.d file was not loaded and attached"
 systemctl restart fexitd.service || fail "second restart with programs.d"
 wait_for 60 active || fail "not active"
 sleep 2
-n=$(fexitctl --json list | jq '[.handles[] | select(.kind=="program" and .target.function=="vfs_unlink")] | length')
+n=$(fexitctl --json list | jq '[.handles[] | select(.kind=="program" and .target.function=="vfs_fsync")] | length')
 [ "$n" = 1 ] || fail "programs.d loaded $n times instead of once"
 journalctl -b --no-pager -u fexitd.service | grep -q "20-broken.json" || fail "the broken programs.d file was not reported"
 echo "ok: programs.d/10-count.json attached once across restarts; 20-broken.json reported and skipped"
 rm -f /etc/fexitd/programs.d/*.json
 # removing the file does not unload what it loaded (that is persistent): the next case starts clean
-pd=$(fexitctl --json list | jq -r '[.handles[] | select(.kind=="program" and .target.function=="vfs_unlink")][0].handle')
+pd=$(fexitctl --json list | jq -r '[.handles[] | select(.kind=="program" and .target.function=="vfs_fsync")][0].handle')
 fexitctl unload "$pd" || fail "unload of the programs.d program"
 
 fexitctl unload "$prog" || fail "unload"

@@ -73,13 +73,19 @@ image_root() {
 	shift 2
 	cp -al "$BASE" "$root" 2>/dev/null || { rm -rf "$root"; cp -a "$BASE" "$root"; }
 	rm -f "$root/.fexitd-vm-complete" "$root/.fexitd-vm-systemd"
-	tree_merge "$stage" "$root"
+	if [ -n "$DEBS" ]; then
+		image_install_debs "$root" "$DEBS"
+		stage=$WORK/systemd/no-stage
+		mkdir -p "$stage"
+	else
+		tree_merge "$stage" "$root"
+	fi
 	tree_merge "$payload" "$root"
 	libs=$(tree_add_libs "$root" "$stage" "$payload/opt/fexitd-tests" | paste -sd' ')
 	[ -z "$libs" ] || say "copied into the image from the host: $libs (add their packages to tests/vm/image/packages)"
 	rm -f "$root/etc/ld.so.cache"
 	ldconfig -r "$root"
-	image_activate "$root" "$stage"
+	[ -n "$DEBS" ] || image_activate "$root" "$stage"
 
 	modules=$(case_modules "$@")
 	if [ -n "$modules" ]; then
@@ -130,6 +136,24 @@ image_activate() {
 	chroot "$root" systemctl enable "${units[@]}" >>"$WORK/activate.log" 2>&1 ||
 		die "systemctl enable ${units[*]} in the image failed: $(tail -n 3 "$WORK/activate.log")"
 	say "enabled in the image: ${units[*]}"
+}
+
+# image_install_debs ROOT DEBDIR: installs the project's packages into ROOT the way a user does,
+# dpkg -i with the image's own dpkg, so their maintainer scripts (debhelper's: sysusers, tmpfiles,
+# enabling the socket) run for real; /proc is mounted for them in a private mount namespace.
+# The packages stay in /var/cache/fexitd-debs for the cases that purge and reinstall them.
+image_install_debs() {
+	local root=$1 debs=$2
+	mkdir -p "$root/var/cache/fexitd-debs"
+	cp "$debs"/*.deb "$root/var/cache/fexitd-debs/"
+	if ! unshare -m --propagation private sh -c '
+		mount -t proc proc "$1/proc" && exec chroot "$1" /usr/bin/env -i \
+			PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+			sh -c "dpkg -i /var/cache/fexitd-debs/*.deb"' sh "$root" >"$WORK/dpkg.log" 2>&1; then
+		tail -n 20 "$WORK/dpkg.log" >&2
+		die "dpkg -i of $(ls "$debs"/*.deb | xargs -n1 basename | paste -sd' ') in the $PLATFORM image failed (log above)"
+	fi
+	say "installed in the image with dpkg: $(ls "$root/var/cache/fexitd-debs" | sed 's/_.*//' | paste -sd' ')"
 }
 
 # image_initrd OUT: a busybox initramfs that mounts the root disk and starts systemd
