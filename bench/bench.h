@@ -161,8 +161,8 @@ int64_t load_reply_program(json_object *reply);
 /* Part 6: one program on N functions as a tracing multi-link, as instances, and the in-process
  * floor (multi.c). Rows {n, per_target_us_multi, per_target_us_instances, per_target_us_floor,
  * ...}: the "multi_link" key of the results. */
-int multi_run(const char *object_path, const size_t *ns, size_t n_ns, size_t instances_max,
-              json_object **ret);
+int multi_run(const char *object_path, const char *const *globs, const size_t *ns, size_t n_ns,
+              size_t instances_max, json_object **ret);
 
 int many_run(const char *socket, const char *object_path, struct func_pool *pool,
              const size_t *ns, size_t n_ns, size_t separate_max, json_object **ret);
