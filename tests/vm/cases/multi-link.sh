@@ -52,6 +52,14 @@ expect_mode() {
 	echo "ok: $what: mode $got, $progs programs, $links links for $n functions"
 }
 
+# unload_all REPLY: every program of a load (one, or one per function), its links with it.
+unload_all() {
+	local p
+	for p in $(jq -r '.programs[].handle' <<<"$1"); do
+		fexitctl unload "$p" >/dev/null || fail "unload $p"
+	done
+}
+
 # bpftool_link KERNEL_ID: bpftool's JSON for one link (bpftool 7.5 exits 255 even on success, so
 # the output is what counts).
 bpftool_link() { bpftool -j link show id "$1" 2>/dev/null | jq -c 'if type == "array" then .[0] else . end' 2>/dev/null; }
@@ -123,7 +131,7 @@ fi
 res=$("$check" "$prog_id" "$bss") || fail "multi-check after the restart: $res"
 [ "$(val calls)" = $((2 * n_test)) ] || fail "after the restart the program ran $(val calls) times in all, expected $((2 * n_test))"
 echo "ok: link handle $link kept kernel link id $link_id across kill -9 and still fires"
-fexitctl unload "$prog" || fail "unload $prog"
+unload_all "$out"
 vm_wait_for 60 sh -c "! bpftool -j link show 2>/dev/null | jq -e '.[] | select(.id == $link_id)' >/dev/null" ||
 	fail "link $link_id still attached after unload"
 echo "ok: unload detached link $link_id"
@@ -153,9 +161,8 @@ jq -e --argjson i "$glink_id" '(if type == "array" then .[0] else . end).id == $
 vm_wait_for 60 sh -c "! bpftool -j link show 2>/dev/null | jq -e '.[] | select(.id == $glink_id)' >/dev/null" ||
 	fail "link $glink_id outlived its receiver"
 [ "$(fexitctl --json describe "$glink" | jq -r '.handle.state')" = handed-off ] || fail "the taken link is not listed as handed-off"
-echo "ok: the link of $n_glob functions was handed off and went with its receiver"
-fexitctl unload "$gprog" || fail "unload $gprog"
-[ "$mode" = instances ] && for p in $(jq -r '.programs[1:][].handle' <<<"$out"); do fexitctl unload "$p" >/dev/null || fail "unload $p"; done
+echo "ok: the load's first link ($([ "$mode" = multi-link ] && echo "all $n_glob functions" || echo "one function")) was handed off and went with its receiver"
+unload_all "$out"
 left=$(fexitctl --json list | jq '[.handles[] | select(.kind != "link" or .state != "handed-off")] | length')
 [ "$left" = 0 ] || fail "$left handles left after the unloads"
 echo "ok: mode $mode on kernel $(uname -r)"
