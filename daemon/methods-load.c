@@ -196,8 +196,9 @@ static void register_results(struct load_job *j, json_object *progs, json_object
                 log_full(LOG_INFO, &(struct log_ctx) { .handle = h->id, .kernel_id = p->id,
                                                        .function = p->function, .uid = h->owner_uid,
                                                        .pid = h->owner_pid },
-                         "Loaded program %s on %s (prog id %u, handle %" PRIu64 ")", p->name,
-                         p->function, p->id, h->id);
+                         "Loaded program %s on %s%s (prog id %u, handle %" PRIu64 ")", p->name,
+                         p->function, p->multi ? " and the rest of its functions, one multi-link "
+                                                 "program" : "", p->id, h->id);
                 if (!j->link_fds)
                         continue;
                 l = handle_for_call(j, HANDLE_LINK, p->name);
