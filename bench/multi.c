@@ -253,8 +253,8 @@ int multi_run(const char *object_path, const char *const *globs, const size_t *n
         }
         fprintf(stderr, "fexitd-bench: multi-link: %zu usable vmlinux functions\n", p.n);
         fresh = 0;
-        for (size_t i = 0; i < n_ns; i++)
-                fresh = ns[i] > fresh ? ns[i] : fresh;   /* multi and floor share [0, max) */
+        for (size_t i = 0; i < n_ns; i++)       /* multi and floor share [0, the largest N that fits) */
+                fresh = ns[i] > fresh && ns[i] <= p.n ? ns[i] : fresh;
         for (size_t i = 0; i < n_ns; i++) {
                 struct multi_row m = {};
                 _cleanup_free_ const char **names = NULL;
@@ -271,6 +271,9 @@ int multi_run(const char *object_path, const char *const *globs, const size_t *n
                         fprintf(stderr, "fexitd-bench: multi-link N=%zu: %s\n", n, m.error ? m.error : "failed");
                 if (floor_once(object_path, &p, n, &m.floor_ms, &m.floor_detach_ms) < 0)
                         fprintf(stderr, "fexitd-bench: multi-link floor N=%zu failed\n", n);
+                if (n <= instances_max && fresh + n > p.n)
+                        fprintf(stderr, "fexitd-bench: instances N=%zu: only %zu fresh functions left\n",
+                                n, p.n - fresh);
                 if (n <= instances_max && fresh + n <= p.n) {
                         _cleanup_free_ const char **inst = pool_names(&p, fresh, n);
                         if (inst && fexitd_instances_once(&di, object_path, inst, n, &m) < 0)
