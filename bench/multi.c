@@ -32,6 +32,7 @@
 
 #include "bench/bench.h"
 #include "common/macro.h"
+#include "daemon/bpf-backend.h"
 #include "daemon/bpf-multi.h"
 #include "daemon/btf-index.h"
 
@@ -45,7 +46,7 @@ static bool usable(const struct btf_func *f) {
         char reason[256];
 
         return f->obj == 0 && f->traceable == 1 && f->ksyms == 1 && !btf_func_deny_reason(f->name) &&
-               btf_func_check_args(f, btf_kernel_version(), reason, sizeof(reason)) == 0;
+               btf_func_check_args(f, btf_kernel_version(), bb_features()->max_args, reason, sizeof(reason)) == 0;
 }
 
 static bool in_globs(const char *const *globs, const char *name) {

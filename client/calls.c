@@ -90,6 +90,8 @@ static int load_params(json_object *p, const struct fexit_load_opts *opts) {
                 r = strv_to_json(p, "grants", OPTS_GET(opts, grants, NULL), OPTS_GET(opts, n_grants, 0));
         if (r >= 0 && OPTS_GET(opts, attach, false))
                 vl_add_bool(p, "attach", true);
+        if (r >= 0 && OPTS_GET(opts, name, NULL))
+                vl_add_str(p, "name", OPTS_GET(opts, name, NULL));
         return r;
 }
 

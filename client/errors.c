@@ -19,6 +19,8 @@ static const struct error_desc {
         { "io.fexitd.NoSuchProgram",         ENOENT,     "no program named '{name}' in the object" },
         { "io.fexitd.NoSuchFunction",        ESRCH,      "no function '{function}' in the kernel's BTF" },
         { "io.fexitd.FunctionDenied",        EPERM,      "function '{function}' may not be traced: {reason}" },
+        { "io.fexitd.FunctionNotSleepable",  EOPNOTSUPP, "function '{function}' cannot take a sleepable fexit.s/ program: {reason}" },
+        { "io.fexitd.TooManyArguments",      E2BIG,      "function '{function}' takes {registers} argument registers; this kernel's fexit saves at most {max}" },
         { "io.fexitd.NoSuchCatalogEntry",    ENOENT,     "no catalog entry named '{name}'" },
         { "io.fexitd.InvalidObject",         ENOEXEC,    "invalid BPF object: {reason}" },
         { "io.fexitd.NoFexitPrograms",       ENOEXEC,    "the object contains no fexit programs" },

@@ -487,3 +487,26 @@ struct fexitctl_args *fexitctl_args_free(struct fexitctl_args *a) {
         free(a);
         return NULL;
 }
+
+static bool ends_with(const char *s, size_t n, const char *suffix) {
+        size_t k = strlen(suffix);
+
+        return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+bool fexitctl_object_name(const char *path, char ret[static FEXITCTL_OBJECT_NAME_MAX + 1]) {
+        static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-";
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        size_t n = strlen(base), k = 0;
+
+        if (ends_with(base, n, ".bpf.o"))
+                n -= strlen(".bpf.o");
+        else if (ends_with(base, n, ".o"))
+                n -= strlen(".o");
+        while (n > 0 && *base == '.')
+                base++, n--;
+        for (size_t i = 0; i < n && k < FEXITCTL_OBJECT_NAME_MAX; i++)
+                ret[k++] = base[i] && strchr(allowed, base[i]) ? base[i] : '_';
+        ret[k] = '\0';
+        return k > 0;
+}

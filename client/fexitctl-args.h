@@ -2,7 +2,7 @@
 #pragma once
 
 /* fexitctl's command line: a pure function from argv to a command struct (no I/O, no global
- * state), so that every rule of docs/fexitctl.md can be unit tested. */
+ * state), so that every rule of docs/man/fexitctl.1.scd can be unit tested. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -73,3 +73,10 @@ struct fexitctl_args *fexitctl_args_free(struct fexitctl_args *a);
 /* The command's name ("take-link") and its help text (synopsis first). */
 const char *fexitctl_verb_name(enum fexitctl_verb verb);
 const char *fexitctl_help_text(enum fexitctl_verb verb);
+
+/* The object name load sends (libbpf names the object's .bss/.data maps after it): the base
+ * name of path without ".bpf.o" or ".o", leading dots dropped, every character outside
+ * [A-Za-z0-9_.-] replaced by '_', cut at FEXITCTL_OBJECT_NAME_MAX. Returns false, and sends no
+ * name, when nothing is left. */
+#define FEXITCTL_OBJECT_NAME_MAX 128
+bool fexitctl_object_name(const char *path, char ret[static FEXITCTL_OBJECT_NAME_MAX + 1]);

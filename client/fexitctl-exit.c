@@ -20,6 +20,8 @@ static const struct {
         { "org.varlink.service.PermissionDenied",   FEXITCTL_EXIT_PERMISSION },
         { "io.fexitd.VerifierRejected",             FEXITCTL_EXIT_REFUSED },
         { "io.fexitd.KernelError",                  FEXITCTL_EXIT_REFUSED },
+        { "io.fexitd.FunctionNotSleepable",         FEXITCTL_EXIT_REFUSED },
+        { "io.fexitd.TooManyArguments",             FEXITCTL_EXIT_REFUSED },
         { "io.fexitd.InvalidObject",                FEXITCTL_EXIT_REFUSED },
         { "io.fexitd.NoFexitPrograms",              FEXITCTL_EXIT_REFUSED },
         { "io.fexitd.LimitExceeded",                FEXITCTL_EXIT_LIMIT },

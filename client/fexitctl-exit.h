@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* fexitctl's exit codes, a stable contract for scripts (docs/fexitctl.md). */
+/* fexitctl's exit codes, a stable contract for scripts (man fexitctl, docs/man/fexitctl.1.scd). */
 
 enum {
         FEXITCTL_EXIT_OK = 0,

@@ -63,7 +63,11 @@ static void row_fill(char **row, const struct fexit_handle *h) {
         row[COL_NAME] = strdup(or_dash(h->name));
         row[COL_TARGET] = target_text(h);
         row[COL_LIFETIME] = strdup(or_dash(fexit_lifetime_name(h->lifetime)));
-        row[COL_STATE] = strdup(or_dash(h->state_name));
+        /* a handed-off link whose holder is not known alive says so: the link may be gone */
+        if (h->holder_state && strcmp(h->holder_state, "alive") != 0)
+                row[COL_STATE] = xasprintf("%s (holder %s)", or_dash(h->state_name), h->holder_state);
+        else
+                row[COL_STATE] = strdup(or_dash(h->state_name));
         row[COL_OWNER] = user_text(h->owner_uid);
 }
 
@@ -137,8 +141,9 @@ void print_handle(FILE *f, const struct fexit_handle *h) {
                 h->owner_uid, h->owner_pid);
         if (h->holder_uid != FEXIT_ABSENT) {
                 _cleanup_free_ char *holder = user_text(h->holder_uid);
-                fprintf(f, "%-14s%s (uid %" PRId64 ", pid %" PRId64 ")\n", "Holder:",
-                        holder ? holder : "?", h->holder_uid, h->holder_pid);
+                fprintf(f, "%-14s%s (uid %" PRId64 ", pid %" PRId64 ")%s%s\n", "Holder:",
+                        holder ? holder : "?", h->holder_uid, h->holder_pid,
+                        h->holder_state ? ", " : "", h->holder_state ? h->holder_state : "");
         }
         fprintf(f, "%-14s%.1f s\n", "Age:", h->age_sec);
         print_opt_int(f, "Runs:", h->run_count);
@@ -174,6 +179,22 @@ void print_load_result(FILE *f, const struct fexit_load_result *r) {
                 fprintf(f, "mode %s: %s\n", or_dash(r->mode), r->mode_reason);
 }
 
+static void print_features(FILE *f, const struct fexit_features *k) {
+        if (!k) {
+                fprintf(f, "%-14s%s\n", "Kernel:", "not probed yet");
+                return;
+        }
+        if (!k->fexit) {
+                fprintf(f, "%-14sfexit refused (%s)\n", "Kernel:", k->fexit_errno ? k->fexit_errno : "?");
+                return;
+        }
+        fprintf(f, "%-14sfexit yes, sleepable fexit.s %s, arguments up to %" PRId64 ", module BTF %s\n",
+                "Kernel:", k->sleepable_fexit ? "yes" : "no", k->max_fexit_args,
+                k->module_btf ? "yes" : "no");
+        fprintf(f, "%-14s%s\n", "Multi-link:", k->tracing_multi ?
+                "yes (one program and one link for many functions)" : "no (one program per function)");
+}
+
 void print_status(FILE *f, const struct fexit_status *s) {
         _cleanup_free_ char *user = user_text(s->caller_uid);
         int64_t up = (int64_t) s->uptime_sec;
@@ -186,9 +207,7 @@ void print_status(FILE *f, const struct fexit_status *s) {
         fprintf(f, "%-14s%" PRId64 "\n", "Maps:", s->maps);
         fprintf(f, "%-14s%" PRId64 "\n", "Connections:", s->connections);
         fprintf(f, "%-14s%s\n", "Persistence:", s->persistence ? "yes" : "no (persistent handles die with fexitd)");
-        if (s->tracing_multi >= 0)
-                fprintf(f, "%-14s%s\n", "Multi-link:", s->tracing_multi ?
-                        "yes (one program and one link for many functions)" : "no (one program per function)");
+        print_features(f, s->features);
         fprintf(f, "%-14s%s (uid %" PRId64 "), %s\n", "You:", user ? user : "?", s->caller_uid,
                 s->caller_role_name);
 }

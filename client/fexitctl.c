@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* fexitctl: the command line client of fexitd. One handler per command; each returns the exit
- * code (docs/fexitctl.md). Logs once, at this boundary, to stderr. */
+ * code (man fexitctl: docs/man/fexitctl.1.scd). Logs once, at this boundary, to stderr. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -68,6 +68,7 @@ static int cmd_load(struct ctl *x) {
         _cleanup_free_ struct fexit_program_select *sel = calloc(a->n_programs + 1, sizeof(*sel));
         struct fexit_load_result *res = NULL;
         _cleanup_close_ int fd = -EBADF;
+        char name[FEXITCTL_OBJECT_NAME_MAX + 1];
         int r;
 
         if (!sel)
@@ -83,7 +84,8 @@ static int cmd_load(struct ctl *x) {
                 };
         FEXIT_OPTS(fexit_load_opts, opts, .programs = sel, .n_programs = a->n_programs,
                    .lifetime = a->lifetime, .grants = a->grants, .n_grants = a->n_grants,
-                   .attach = a->attach);
+                   .attach = a->attach,
+                   .name = !a->catalog && fexitctl_object_name(a->object, name) ? name : NULL);
         if (a->catalog)
                 r = fexit_client_load_catalog(x->client, a->catalog, &opts, &res);
         else {

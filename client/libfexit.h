@@ -31,7 +31,8 @@
  *   io.fexitd.PermissionDenied, org.varlink.service.PermissionDenied      -EACCES
  *   io.fexitd.FunctionDenied                                              -EPERM
  *   io.fexitd.KernelError                                the errno it names (-EIO if unknown)
- *   io.fexitd.NotDetachable                                               -EOPNOTSUPP
+ *   io.fexitd.NotDetachable, FunctionNotSleepable                         -EOPNOTSUPP
+ *   io.fexitd.TooManyArguments                                            -E2BIG
  *   io.fexitd.InvalidFileDescriptors                                      -EBADF
  *   io.fexitd.LimitExceeded                                               -EDQUOT
  *   io.fexitd.ProtocolError, org.varlink.service.ExpectedMore             -EPROTO
@@ -177,6 +178,9 @@ struct fexit_handle {
         int64_t function_count;         /* FEXIT_ABSENT unless multi-link */
         const char *const *functions;   /* Describe only: every function */
         size_t n_functions;
+        /* A handed-off link's holder process: "alive", "exited" (the link is detached unless the
+         * holder passed its fd on) or "unknown"; NULL for other handles and older daemons. */
+        const char *holder_state;
 };
 /* Accepts NULL; returns NULL. */
 FEXIT_API struct fexit_handle *fexit_handle_free(struct fexit_handle *h);
@@ -207,6 +211,17 @@ struct fexit_load_result {
 };
 FEXIT_API struct fexit_load_result *fexit_load_result_free(struct fexit_load_result *r);
 
+/* What the kernel's fexit can do, as the daemon probed it at start by trying. */
+struct fexit_features {
+        bool fexit;                     /* fexit programs load at all */
+        const char *fexit_errno;        /* why not ("EPERM"); NULL when they do */
+        bool sleepable_fexit;           /* fexit.s/ on bpf_fentry_test1 loads */
+        int64_t max_fexit_args;         /* argument registers the trampoline saves; 0: unknown */
+        bool module_btf;                /* a loaded module has BTF */
+        bool tracing_multi;             /* tracing multi-links: one program and one link for
+                                           many functions (Linux 7.3) */
+};
+
 struct fexit_status {
         const char *version;
         double uptime_sec;
@@ -215,7 +230,7 @@ struct fexit_status {
         enum fexit_role caller_role;
         const char *caller_role_name;
         bool persistence;               /* false: persistent handles die with the daemon */
-        int tracing_multi;              /* the kernel has tracing multi-links: 1, 0, -1 not said */
+        const struct fexit_features *features;  /* NULL until the daemon's probe finished */
 };
 FEXIT_API struct fexit_status *fexit_status_free(struct fexit_status *s);
 
@@ -249,6 +264,10 @@ struct fexit_load_opts {
         const char *const *grants;      /* "user:NAME" or "group:NAME" */
         size_t n_grants;
         bool attach;                    /* attach every loaded program; links are returned too */
+        /* The object's name ([A-Za-z0-9_.-], no leading '.', at most 128): libbpf
+         * names the .bss/.data/.rodata maps after it, truncated to 15 characters as bpftool
+         * shows them. NULL: the catalog entry's name, or "fexitd" for fexit_client_load(). */
+        const char *name;
 };
 
 /* Loads the fexit programs of the BPF ELF object open at object_fd (not consumed: the library

@@ -128,6 +128,7 @@ static const struct field handle_fields[] = {
         { "owner_pid",   F_INT,    true,  H(pub.owner_pid) },
         { "holder_uid",  F_INT,    false, H(pub.holder_uid) },
         { "holder_pid",  F_INT,    false, H(pub.holder_pid) },
+        { "holder_state", F_STR,   false, H(pub.holder_state) },
         { "age_sec",     F_DOUBLE, true,  H(pub.age_sec) },
         { "run_count",   F_INT,    false, H(pub.run_count) },
         { "run_time_ns", F_INT,    false, H(pub.run_time_ns) },
@@ -334,6 +335,7 @@ int load_result_from_json(json_object *o, struct fexit_load_result **ret) {
 
 struct status_impl {
         struct fexit_status pub;
+        struct fexit_features features;
         json_object *json;
 };
 
@@ -361,12 +363,19 @@ FEXIT_API struct fexit_status *fexit_status_free(struct fexit_status *s) {
         return NULL;
 }
 
-/* Status.features.NAME: 1, 0, or -1 from a daemon that does not say. */
-static int feature(json_object *status, const char *name) {
-        json_object *f = json_object_object_get(status, "features"), *v;
-
-        v = json_object_is_type(f, json_type_object) ? json_object_object_get(f, name) : NULL;
-        return json_object_is_type(v, json_type_boolean) ? json_object_get_boolean(v) : -1;
+/* 1 when the daemon reported them; strings point into the status's JSON. */
+static int features_from_json(json_object *o, struct fexit_features *ret) {
+        if (!json_object_is_type(o, json_type_object))
+                return 0;
+        *ret = (struct fexit_features) {
+                .fexit = vl_get_bool(o, "fexit", false),
+                .fexit_errno = vl_get_str(o, "fexit_errno"),
+                .sleepable_fexit = vl_get_bool(o, "sleepable_fexit", false),
+                .max_fexit_args = vl_get_int(o, "max_fexit_args", 0),
+                .module_btf = vl_get_bool(o, "module_btf", false),
+                .tracing_multi = vl_get_bool(o, "tracing_multi", false),
+        };
+        return 1;
 }
 
 int status_from_json(json_object *o, struct fexit_status **ret) {
@@ -383,7 +392,8 @@ int status_from_json(json_object *o, struct fexit_status **ret) {
                                                impl->pub.caller_role_name);
         /* added to Status later: a daemon without it keeps persistent handles on bpffs */
         impl->pub.persistence = vl_get_bool(o, "persistence", true);
-        impl->pub.tracing_multi = feature(o, "tracing_multi");
+        if (features_from_json(json_object_object_get(o, "features"), &impl->features) > 0)
+                impl->pub.features = &impl->features;
         *ret = &impl->pub;
         return 0;
 }

@@ -10,6 +10,7 @@
 #include "common/varlink-io.h"
 
 #define IN_CHUNK 4096
+#define TRIM_ABOVE (64u << 10)   /* idle buffers larger than this are given back */
 
 void vl_io_init(struct vl_io *io, int fd) {
         *io = (struct vl_io) { .fd = fd, .max_in = VL_MSG_MAX };
@@ -79,7 +80,8 @@ int vl_io_read(struct vl_io *io) {
 
         if (io->in_len >= io->max_in)
                 return -EMSGSIZE;
-        r = grow(&io->in, &io->in_cap, io->in_len + IN_CHUNK);
+        /* never more than max_in: doubling past it would double what a half-sent message holds */
+        r = grow(&io->in, &io->in_cap, io->in_len + IN_CHUNK < io->max_in ? io->in_len + IN_CHUNK : io->max_in);
         if (r < 0)
                 return r;
         iov = (struct iovec) { .iov_base = io->in + io->in_len, .iov_len = io->in_cap - io->in_len };
@@ -142,6 +144,30 @@ int vl_io_next(struct vl_io *io, char **ret_msg, int *ret_fds, size_t *ret_n_fds
         *ret_msg = msg;
         *ret_n_fds = n;
         return 1;
+}
+
+size_t vl_io_footprint(const struct vl_io *io) {
+        return io->in_cap + io->out_cap + io->marks_cap * sizeof(struct vl_outmark);
+}
+
+void vl_io_trim(struct vl_io *io) {
+        if (io->in_len == 0 && io->in_cap > TRIM_ABOVE) {
+                free(io->in);
+                io->in = NULL;
+                io->in_cap = io->in_scanned = 0;
+        }
+        if (io->out_pos == io->out_len && io->out_cap > TRIM_ABOVE) {
+                free(io->out);
+                io->out = NULL;
+                io->out_pos = io->out_len = io->out_cap = 0;
+        }
+}
+
+void vl_io_drop_input(struct vl_io *io) {
+        for (size_t i = 0; i < io->n_in_fds; i++)
+                safe_close(io->in_fds[i].fd);
+        io->n_in_fds = 0;
+        io->in_len = io->in_scanned = 0;
 }
 
 int vl_io_queue(struct vl_io *io, const char *msg, size_t len, int *fds, size_t n_fds) {

@@ -66,6 +66,17 @@ int vl_io_queue(struct vl_io *io, const char *msg, size_t len, int *fds, size_t 
  * socket is full, -EPIPE/-ECONNRESET if the peer is gone, other -errno on error. */
 int vl_io_write(struct vl_io *io);
 
+/* Bytes of memory the buffers hold (their capacity, not their content). */
+size_t vl_io_footprint(const struct vl_io *io);
+/* Gives back large buffers that are empty: one big message must not pin its buffer forever. */
+void vl_io_trim(struct vl_io *io);
+/* Discards buffered input and closes the fds that came with it. */
+void vl_io_drop_input(struct vl_io *io);
+
+static inline size_t vl_io_out_pending(const struct vl_io *io) {
+        return io->out_len - io->out_pos;
+}
+
 static inline bool vl_io_want_write(const struct vl_io *io) {
         return io->out_pos < io->out_len;
 }

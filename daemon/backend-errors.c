@@ -52,6 +52,17 @@ void call_reply_bb_error(struct call *c, const struct bb_error *e) {
                 vl_add_str(p, "limit", e->operation ? e->operation : "instances");
                 vl_add_int(p, "max", e->limit_max);
                 break;
+        case BB_ERR_NOT_SLEEPABLE:
+                name = "io.fexitd.FunctionNotSleepable";
+                vl_add_str(p, "function", e->function ? e->function : "");
+                vl_add_str(p, "reason", e->message ? e->message : "");
+                break;
+        case BB_ERR_TOO_MANY_ARGS:
+                name = "io.fexitd.TooManyArguments";
+                vl_add_str(p, "function", e->function ? e->function : "");
+                vl_add_int(p, "registers", e->n_args);
+                vl_add_int(p, "max", e->limit_max);
+                break;
         default:
                 name = "io.fexitd.KernelError";
                 vl_add_str(p, "operation", e->operation ? e->operation : "bpf");

@@ -553,7 +553,7 @@ static int exclusion(const struct btf_func *f, bool kernel, char *reason, size_t
                          "ftrace (it is not in available_filter_functions)", f->name);
                 return -EBUSY;
         }
-        return btf_func_check_args(f, btf_kernel_version(), reason, size);
+        return btf_func_check_args(f, btf_kernel_version(), bb_features()->max_args, reason, size);
 }
 
 /* A multi-link program on a kernel that has them: its targets are not instances (yet). */
@@ -715,6 +715,19 @@ static int plan_add_glob(struct load_ctx *c, struct plan *pl, const struct btf_i
         return 0;
 }
 
+/* Refused from BTF and the probed trampoline limit, before the kernel sees the program: 6.1
+ * would load it and refuse only at attach, with a bare ENOTSUPP. */
+static int fail_too_many_args(struct bb_error *e, const char *prog, const struct btf_func *f,
+                              const char *reason) {
+        int r = fail(e, BB_ERR_TOO_MANY_ARGS, -ERANGE, prog, f->name, "%s", reason);
+
+        if (e) {
+                e->n_args = f->nr_regs;
+                e->limit_max = bb_features()->max_args;
+        }
+        return r;
+}
+
 static int plan_add_name(struct load_ctx *c, struct plan *pl, struct tprog *tp, const char *name) {
         const struct btf_index *idx = tp ? tp->idx : c->sys;
         const struct btf_func *f;
@@ -728,6 +741,8 @@ static int plan_add_name(struct load_ctx *c, struct plan *pl, struct tprog *tp, 
                 return fail_no_such_function(c->err, idx, bpf_program__name(pl->prog),
                                              tp ? tp->id : 0, name);
         r = exclusion(f, !tp, reason, sizeof(reason));
+        if (r == -ERANGE)
+                return fail_too_many_args(c->err, bpf_program__name(pl->prog), f, reason);
         if (r < 0)
                 return fail(c->err, BB_ERR_FUNCTION_DENIED, r, bpf_program__name(pl->prog), name,
                             "%s", reason);
@@ -974,6 +989,15 @@ static int fail_verifier(struct bb_error *e, int r, const char *prog, const char
                          const char *log) {
         char line[256];
 
+        /* The kernel's own words (bpf_check_attach_target()): fexit.s/ on a function that is
+         * neither error-injectable nor in a sleepable set. */
+        if (strstr(log, " is not sleepable")) {
+                r = fail(e, BB_ERR_NOT_SLEEPABLE, r, prog, function, "%s is not sleepable on this "
+                         "kernel: fexit.s/ needs a function the kernel lets sleep", function ? function : "?");
+                set_operation(e, "load");
+                set_log(e, log);
+                return r;
+        }
         r = fail(e, BB_ERR_VERIFIER, r, prog, function, "the verifier rejected program %s for %s: %s",
                  prog, function ? function : "?", last_useful_line(log, line, sizeof(line)));
         set_operation(e, "load");

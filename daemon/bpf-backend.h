@@ -24,6 +24,9 @@ enum bb_error_kind {
         BB_ERR_VERIFIER,           /* the verifier rejected it: program, errno, log */
         BB_ERR_KERNEL,             /* any other kernel refusal: operation, errno, message */
         BB_ERR_LIMIT_EXCEEDED,     /* too many instances for one load: operation = limit, limit_max */
+        BB_ERR_NOT_SLEEPABLE,      /* fexit.s/ on a function this kernel does not let sleep: function */
+        BB_ERR_TOO_MANY_ARGS,      /* more argument registers than the trampoline saves: function,
+                                      n_args, limit_max */
 };
 
 /* At most this many program instances (fds) per bb_load(), however many functions globs match. */
@@ -42,7 +45,8 @@ struct bb_error {
         char *message;              /* human readable, one line */
         char *log;                  /* verifier log or libbpf's messages (tail, <= 16 KiB) */
         char *suggestions[BB_SUGGESTIONS_MAX]; /* close matches for an unknown function */
-        unsigned limit_max;         /* BB_ERR_LIMIT_EXCEEDED: the limit */
+        unsigned limit_max;         /* BB_ERR_LIMIT_EXCEEDED, BB_ERR_TOO_MANY_ARGS: the limit */
+        unsigned n_args;            /* BB_ERR_TOO_MANY_ARGS: the function's argument registers */
 };
 
 void bb_error_clear(struct bb_error *e);   /* frees the strings, resets to BB_ERR_NONE */
@@ -176,12 +180,34 @@ int bb_prog_info(int fd, struct bb_info *ret);
 int bb_link_info(int fd, struct bb_info *ret);
 int bb_map_info(int fd, struct bb_info *ret);
 
+/* For rebuilding the handle table from pins (bpf-describe.c). bb_obj_kind: 0 program, 1 link,
+ * 2 map (the order of enum handle_kind), -EMEDIUMTYPE for anything else. bb_prog_map_ids: the
+ * kernel ids of the maps a program uses, at most max. bb_btf_type_name: the name of BTF type
+ * type_id in BTF object obj_id, and that object's name ("vmlinux", a module, or "bpf"). */
+int bb_obj_kind(int fd);
+int bb_prog_map_ids(int fd, uint32_t *ids, uint32_t max, uint32_t *ret_n);
+int bb_btf_type_name(uint32_t obj_id, uint32_t type_id, char **ret_name, char **ret_object);
+
 /* "array", "hash", "ringbuf", ... for a map type. */
 const char *bb_map_type_name(uint32_t type);
 
 /* Check that a function name can be attached at all (BTF exists, not on the deny list, not
  * notrace when tracefs is readable, arguments within the trampoline's limit). */
 int bb_check_function(const char *function, struct bb_error *err);
+
+/* What this kernel's fexit can do, found by trying (daemon/bpf-probe.c), not by its version. */
+struct bb_features {
+        bool fexit;                  /* an fexit program loads at all */
+        int fexit_errno;             /* why not (positive), when it does not */
+        bool sleepable_fexit;        /* fexit.s/ on the kernel's test function bpf_fentry_test1 loads */
+        unsigned max_args;           /* argument registers the fexit trampoline saves (6 or 12);
+                                        0: unknown (fexit does not load, or no function to try) */
+        bool module_btf;             /* a loaded module has BTF (/sys/kernel/btf/MODULE) */
+};
+
+/* Probes on the first call (on a worker: it loads and attaches tiny programs, a fraction of a
+ * second under emulation), then returns the same answer. Thread-safe. */
+const struct bb_features *bb_features(void);
 
 /* Every libbpf message (all levels), for debug logging. Called on the thread that calls libbpf.
  * Messages are also captured into bb_error.log on failure without this. */

@@ -670,20 +670,8 @@ uint32_t btf_kernel_version(void) {
         return running_kver;
 }
 
-/* How many argument registers the fexit trampoline saves on this architecture. */
-static unsigned max_arg_regs(uint32_t kver) {
-#if defined(__x86_64__)
-        return kver < KERNEL_VERSION(6, 6, 0) ? 6 : 12;
-#elif defined(__aarch64__)
-        return kver < KERNEL_VERSION(6, 9, 0) ? 8 : 12;
-#else
-        return 12;
-#endif
-}
-
-int btf_func_check_args(const struct btf_func *f, uint32_t kver, char *reason, size_t reason_size) {
-        unsigned max = max_arg_regs(kver);
-
+int btf_func_check_args(const struct btf_func *f, uint32_t kver, unsigned max_regs, char *reason,
+                        size_t reason_size) {
         if (f->vararg)
                 snprintf(reason, reason_size, "%s takes variable arguments, which fexit cannot save",
                          f->name);
@@ -701,12 +689,12 @@ int btf_func_check_args(const struct btf_func *f, uint32_t kver, char *reason, s
         else if (f->struct_arg && kver < KERNEL_VERSION(6, 1, 0))
                 snprintf(reason, reason_size,
                          "%s takes a struct by value, which fexit supports only since Linux 6.1", f->name);
-        else if (f->nr_regs > max)
+        else if (max_regs && f->nr_regs > max_regs) {
                 snprintf(reason, reason_size,
-                         "%s takes %u argument registers; the fexit trampoline of Linux %u.%u saves at "
-                         "most %u on this architecture",
-                         f->name, f->nr_regs, kver >> 16, (kver >> 8) & 0xff, max);
-        else
+                         "%s takes %u argument registers; this kernel's fexit trampoline saves at most %u",
+                         f->name, f->nr_regs, max_regs);
+                return -ERANGE;
+        } else
                 return 0;
         return -E2BIG;
 }

@@ -92,9 +92,12 @@ int btf_kernel_version_parse(const char *release, uint32_t *ret);
 /* The running kernel's version code (uname), cached. */
 uint32_t btf_kernel_version(void);
 
-/* Why the fexit trampoline of kernel version kver cannot take f (too many argument registers,
- * varargs, a struct argument too big), or 0 when it can. On refusal writes a one-line reason. */
-int btf_func_check_args(const struct btf_func *f, uint32_t kver, char *reason, size_t reason_size);
+/* Why fexit cannot take f on kernel version kver, whose trampoline saves max_regs argument
+ * registers (0: unknown, the kernel decides), or 0 when it can. -ERANGE: more registers than
+ * max_regs; -E2BIG: what no fexit takes (varargs, more than 12 arguments, a struct too big).
+ * On refusal writes a one-line reason. */
+int btf_func_check_args(const struct btf_func *f, uint32_t kver, unsigned max_regs, char *reason,
+                        size_t reason_size);
 
 /* The system index (vmlinux + loaded modules + available_filter_functions when readable). Returns
  * a reference: btf_index_unref() it. Rebuilt when /sys/kernel/btf changed since the last call. */

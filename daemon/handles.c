@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-event.h>
 
 #include "common/macro.h"
 #include "daemon/handles.h"
@@ -56,6 +57,7 @@ struct handle *handle_free(struct handle *h) {
                 free(h->functions[i]);
         free(h->functions);
         free(h->btf_ids);
+        sd_event_source_disable_unref(h->holder_src);
         free(h);
         return NULL;
 }

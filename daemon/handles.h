@@ -54,10 +54,15 @@ struct handle {
         pid_t owner_pid;
         uid_t holder_uid;             /* handed-off links */
         pid_t holder_pid;
+        unsigned long long holder_start; /* its start time (/proc/PID/stat field 22); 0: unknown */
+        int holder_state;             /* enum holder_state (holder.h), not persisted */
+        struct sd_event_source *holder_src; /* owns the holder's pidfd while it is watched */
         uint64_t conn_id;             /* connection-bound: the connection, else 0 */
         uint64_t created_usec;        /* CLOCK_REALTIME, survives restarts */
         bool busy;                    /* a kernel job is working on it */
         bool frozen;                  /* map: frozen by ShareMap (BPF_MAP_FREEZE works once) */
+        const char *recovery;         /* static: NULL, or how a start without its state record
+                                         rebuilt it from its pin (state-rebuild.c) */
 
         struct grant grants[GRANTS_MAX];
         size_t n_grants;

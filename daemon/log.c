@@ -64,6 +64,8 @@ static void log_journal(int level, const struct log_ctx *ctx, const char *msg) {
         sd_journal_sendv(iov, (int) n);
 }
 
+static void log_msg(int level, const struct log_ctx *ctx, const char *msg);
+
 void log_full(int level, const struct log_ctx *ctx, const char *fmt, ...) {
         char msg[2048];
         va_list ap;
@@ -73,7 +75,29 @@ void log_full(int level, const struct log_ctx *ctx, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
+        log_msg(level, ctx, msg);
+}
 
+void log_limited(struct log_limit *l, int level, const struct log_ctx *ctx, const char *fmt, ...) {
+        char msg[2048];
+        va_list ap;
+
+        if (++l->n > LOG_LIMIT_FIRST || level > log_max_level)
+                return;
+        l->level = level;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        log_msg(level, ctx, msg);
+}
+
+void log_limit_summary(const struct log_limit *l, const char *what) {
+        if (l->n > LOG_LIMIT_FIRST)
+                log_full(l->level, NULL, "%u more %s not logged one by one (%u in all).",
+                         l->n - LOG_LIMIT_FIRST, what, l->n);
+}
+
+static void log_msg(int level, const struct log_ctx *ctx, const char *msg) {
         if (log_to_journal) {
                 log_journal(level, ctx, msg);
                 return;

@@ -31,3 +31,13 @@ void log_full(int level, const struct log_ctx *ctx, const char *fmt, ...) _print
 
 /* Logs and returns r (a negative errno), for `return log_error_errno(r, "...: %m")`. */
 #define log_error_errno(r, ...) ({ errno = -(r); log_error(__VA_ARGS__); (r); })
+
+/* Repeated warnings of one kind (a damaged state file can hold 300,000 bad records): the first
+ * LOG_LIMIT_FIRST are logged, the rest only counted, and log_limit_summary() says how many. */
+#define LOG_LIMIT_FIRST 5
+struct log_limit {
+        unsigned n;
+        int level;
+};
+void log_limited(struct log_limit *l, int level, const struct log_ctx *ctx, const char *fmt, ...) _printf_(4, 5);
+void log_limit_summary(const struct log_limit *l, const char *what);

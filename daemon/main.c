@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 
 #include "config.h"
 #include "daemon/bpf-backend.h"
+#include "daemon/holder.h"
 #include "daemon/log.h"
 #include "daemon/methods.h"
 #include "daemon/programs-d.h"
@@ -32,7 +34,11 @@ static void help(void) {
                "  --conf-dir DIR       policy.conf, programs.d/ and programs/ (default %s)\n"
                "  --catalog DIRS       ':'-separated catalog dirs (default CONF/programs:%s)\n"
                "  --admin-group NAME   members may call everything, like root (default fexit-admin)\n"
+               "  --socket-group NAME  without socket activation: the socket is 0660 root:NAME\n"
+               "                       when NAME exists, like fexitd.socket (default fexit)\n"
                "  --workers N          threads for kernel work (default 4)\n"
+               "  --limit NAME=VALUE   connection-queue, user-buffers, total-buffers (bytes, K/M/G),\n"
+               "                       message-timeout, reply-timeout (ms or s); docs/security.md\n"
                "  --log-level LEVEL    debug, info, notice, warning, err (default info)\n"
                "  --no-multi-link      one program per function even where the kernel has\n"
                "                       tracing multi-links\n"
@@ -49,6 +55,51 @@ static int parse_level(const char *s) {
         return -EINVAL;
 }
 
+/* "64K", "32M", "1G", "250ms", "30s": a number with an optional unit. */
+static int parse_number(const char *s, const char *const *units, const uint64_t *scale, uint64_t *ret) {
+        char *end;
+        unsigned long long n;
+
+        errno = 0;
+        n = strtoull(s, &end, 10);
+        if (errno || end == s || *s == '-')
+                return -EINVAL;
+        for (size_t i = 0; units[i]; i++)
+                if (strcmp(end, units[i]) == 0) {
+                        if (n > UINT64_MAX / scale[i])
+                                return -ERANGE;
+                        *ret = n * scale[i];
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static int parse_limit(const char *arg, struct limits *l) {
+        static const char *const size_units[] = { "", "K", "M", "G", NULL };
+        static const uint64_t size_scale[] = { 1, 1 << 10, 1 << 20, 1 << 30 };
+        static const char *const time_units[] = { "ms", "s", NULL };
+        static const uint64_t time_scale[] = { 1000, 1000000 };
+        const char *eq = strchr(arg, '=');
+        uint64_t v = 0;   /* 0 is refused: no limit may be switched off */
+        int r = -EINVAL;
+
+        if (!eq)
+                return -EINVAL;
+#define IS(name) (strncmp(arg, name, (size_t) (eq - arg)) == 0 && strlen(name) == (size_t) (eq - arg))
+        if (IS("connection-queue") && (r = parse_number(eq + 1, size_units, size_scale, &v)) >= 0)
+                l->conn_queue = v;
+        else if (IS("user-buffers") && (r = parse_number(eq + 1, size_units, size_scale, &v)) >= 0)
+                l->user_buffers = v;
+        else if (IS("total-buffers") && (r = parse_number(eq + 1, size_units, size_scale, &v)) >= 0)
+                l->total_buffers = v;
+        else if (IS("message-timeout") && (r = parse_number(eq + 1, time_units, time_scale, &v)) >= 0)
+                l->message_usec = v;
+        else if (IS("reply-timeout") && (r = parse_number(eq + 1, time_units, time_scale, &v)) >= 0)
+                l->reply_usec = v;
+#undef IS
+        return r < 0 || v == 0 ? -EINVAL : 0;
+}
+
 static int parse_args(int argc, char **argv, struct config *cfg, int *level) {
         static const struct option opts[] = {
                 { "socket", required_argument, NULL, 's' },
@@ -57,7 +108,9 @@ static int parse_args(int argc, char **argv, struct config *cfg, int *level) {
                 { "conf-dir", required_argument, NULL, 'c' },
                 { "catalog", required_argument, NULL, 'C' },
                 { "admin-group", required_argument, NULL, 'a' },
+                { "socket-group", required_argument, NULL, 'g' },
                 { "workers", required_argument, NULL, 'w' },
+                { "limit", required_argument, NULL, 'L' },
                 { "log-level", required_argument, NULL, 'l' },
                 { "no-multi-link", no_argument, NULL, 'M' },
                 { "version", no_argument, NULL, 'V' },
@@ -74,6 +127,13 @@ static int parse_args(int argc, char **argv, struct config *cfg, int *level) {
                 case 'c': cfg->conf_dir = optarg; break;
                 case 'C': cfg->catalog_dirs = optarg; break;
                 case 'a': cfg->admin_group = *optarg ? optarg : NULL; break;
+                case 'g': cfg->socket_group = *optarg ? optarg : NULL; break;
+                case 'L':
+                        if (parse_limit(optarg, &cfg->limits) < 0) {
+                                fprintf(stderr, "fexitd: --limit: cannot parse '%s'\n", optarg);
+                                return -EINVAL;
+                        }
+                        break;
                 case 'w': {
                         char *end;
                         unsigned long n = strtoul(optarg, &end, 10);
@@ -145,10 +205,31 @@ static bool setup_pin_dir(const char *dir) {
         return true;
 }
 
-static int listen_socket(const char *path) {
+/* The same gate as fexitd.socket: root:GROUP 0660 when the group exists. Without it the
+ * socket stays open to all (0666) and the policy alone decides, which the log says. The umask
+ * makes bind() create the node with the final mode, so it is never wider for a moment. */
+static int listen_bind(int fd, const struct sockaddr_un *sa, const char *group) {
+        struct group *gr = group ? getgrnam(group) : NULL;
+        mode_t old = umask(gr ? 0117 : 0111);
+        int r = bind(fd, (const struct sockaddr *) sa, sizeof(*sa));
+
+        umask(old);
+        if (r < 0)
+                return -errno;
+        if (!gr) {
+                log_notice("Group '%s' does not exist: %s is 0666, open to every local user "
+                           "(the policy still decides what each may do).", group ?: "", sa->sun_path);
+                return 0;
+        }
+        if (chown(sa->sun_path, geteuid(), gr->gr_gid) < 0)
+                return -errno;
+        return 0;
+}
+
+static int listen_socket(const char *path, const char *group) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;
-        int probe;
+        int probe, r;
 
         if (sd_listen_fds(true) == 1 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0)
                 return SD_LISTEN_FDS_START;
@@ -165,10 +246,11 @@ static int listen_socket(const char *path) {
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
-        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, SOMAXCONN) < 0)
+        r = listen_bind(fd, &sa, group);
+        if (r < 0)
+                return r;
+        if (listen(fd, SOMAXCONN) < 0)
                 return -errno;
-        /* Access is decided per call from the peer's credentials, not by the file mode. */
-        (void) chmod(path, 0666);
         return TAKE_FD(fd);
 }
 
@@ -190,7 +272,7 @@ static int run(struct config *cfg) {
         r = mkdir_p(cfg->state_dir, 0700);
         if (r < 0)
                 return log_error_errno(r, "Cannot create state dir %s: %m", cfg->state_dir);
-        fd = listen_socket(cfg->socket_path);
+        fd = listen_socket(cfg->socket_path, cfg->socket_group);
         if (fd < 0)
                 return log_error_errno(fd, "Cannot listen on %s: %m", cfg->socket_path);
         r = sd_event_default(&e);
@@ -210,6 +292,7 @@ static int run(struct config *cfg) {
         srv.persist = setup_pin_dir(cfg->pin_dir);
         srv.tracing_multi = !cfg->no_multi_link && probe_tracing_multi();
         (void) state_restore(&srv);
+        holder_watch_all(&srv);
         (void) sd_event_add_signal(e, NULL, SIGTERM, NULL, NULL);
         (void) sd_event_add_signal(e, NULL, SIGINT, NULL, NULL);
         (void) sd_event_add_signal(e, NULL, SIGHUP, on_reload, &srv);
@@ -238,7 +321,9 @@ int main(int argc, char **argv) {
                 .state_dir = FEXITD_STATE_DIR,
                 .conf_dir = FEXITD_CONF_DIR,
                 .admin_group = "fexit-admin",
+                .socket_group = "fexit",
                 .workers = 4,
+                .limits = LIMITS_DEFAULT,
         };
         char catalog[8192];
         int level = LOG_INFO, r;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "daemon/bpf-backend.h"
+#include "daemon/holder.h"
 #include "daemon/log.h"
 #include "daemon/methods.h"
 
@@ -325,6 +326,7 @@ static void method_take_link(struct call *c, void *params) {
         h->state = HSTATE_HANDED_OFF;
         h->holder_uid = c->peer.uid;
         h->holder_pid = c->peer.pid;
+        holder_watch(s, h, true);
         h->conn_id = 0;
         update_program_state(s, h->program);
         if (h->lifetime == LIFETIME_PERSISTENT)
@@ -396,8 +398,8 @@ const struct method methods_link[] = {
                   {} },
           sizeof(struct detach_params), 0 },
         { "io.fexitd.TakeLink", method_take_link, ROLE_CONSUMER, (const struct vl_param[]) HANDLE_PARAM,
-          sizeof(struct handle_params), 0 },
+          sizeof(struct handle_params), 0, true },
         { "io.fexitd.ShareMap", method_share_map, ROLE_CONSUMER, (const struct vl_param[]) HANDLE_PARAM,
-          sizeof(struct handle_params), 0 },
+          sizeof(struct handle_params), 0, true },
         {}
 };

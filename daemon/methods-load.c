@@ -21,6 +21,7 @@
 struct load_params {
         int64_t object;
         const char *catalog;
+        const char *name;
         json_object *programs;
         const char *lifetime;
         json_object *grants;
@@ -39,6 +40,7 @@ struct load_job {
         struct call *call;
         int object_fd;
         const char *catalog;
+        const char *object_name;
         struct bb_select select[SELECT_MAX];
         size_t n_select;
         enum handle_lifetime lifetime;
@@ -106,7 +108,7 @@ static void load_run(struct job *job) {
                 }
         }
         req = (struct bb_load_request) { .object_fd = j->object_fd, .select = j->select,
-                                         .n_select = j->n_select,
+                                         .n_select = j->n_select, .object_name = j->object_name,
                                          .multi_link = j->call->server->tracing_multi };
         j->r = bb_load(&req, &j->res, &j->err);
         if (j->r < 0 || !j->attach)
@@ -376,6 +378,9 @@ static void method_load(struct call *c, void *params) {
 
         if (lifetime < 0)
                 return call_reply_invalid_parameter(c, "lifetime");
+        /* libbpf names the .bss/.data/.rodata maps after the object: bpftool shows NAME.bss */
+        if (p->name && !policy_entry_name_valid(p->name))
+                return call_reply_invalid_parameter(c, "name");
         if (n_sel > SELECT_MAX)
                 return call_reply_invalid_parameter(c, "programs");
         if (c->peer.role != ROLE_ADMIN) {
@@ -387,12 +392,15 @@ static void method_load(struct call *c, void *params) {
                         return call_reply_denied(c, NULL, "the policy does not let you load this catalog entry");
                 if (consumer_retargets(p->programs))
                         return call_reply_denied(c, NULL, "consumers may not change a catalog program's target");
+                if (p->name && strcmp(p->name, p->catalog) != 0)
+                        return call_reply_denied(c, NULL, "consumers may not rename a catalog object");
         }
         j = calloc(1, sizeof(*j));
         if (!j)
                 return call_reply_errno(c, "load", ENOMEM);
         *j = (struct load_job) { .job = { .run = load_run_and_trim, .done = load_done }, .call = c,
                                  .object_fd = -EBADF, .catalog = p->catalog,
+                                 .object_name = p->name ? p->name : p->catalog,
                                  .lifetime = (enum handle_lifetime) lifetime, .attach = p->attach };
         for (size_t i = 0; i < n_sel; i++, j->n_select++)
                 if (parse_select(json_object_array_get_idx(p->programs, i), &j->select[i]) < 0) {
@@ -478,6 +486,7 @@ const struct method methods_load[] = {
           (const struct vl_param[]) {
                   { "object", VL_INT, false, offsetof(struct load_params, object) },
                   { "catalog", VL_STRING, false, offsetof(struct load_params, catalog) },
+                  { "name", VL_STRING, false, offsetof(struct load_params, name) },
                   { "programs", VL_ARRAY, false, offsetof(struct load_params, programs) },
                   { "lifetime", VL_STRING, false, offsetof(struct load_params, lifetime) },
                   { "grants", VL_ARRAY, false, offsetof(struct load_params, grants) },

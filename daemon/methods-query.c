@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <malloc.h>
+#include <string.h>
 #include <time.h>
 
 #include "config.h"
 #include "common/macro.h"
 #include "daemon/bpf-backend.h"
+#include "daemon/holder.h"
 #include "daemon/methods.h"
 
 static double age_sec(uint64_t created_usec) {
@@ -47,8 +49,10 @@ json_object *handle_to_json(struct server *s, const struct handle *h) {
         if (h->state == HSTATE_HANDED_OFF) {
                 vl_add_int(o, "holder_uid", h->holder_uid);
                 vl_add_int(o, "holder_pid", h->holder_pid);
+                vl_add_str(o, "holder_state", holder_state_to_string(h->holder_state));
         }
         vl_add_double(o, "age_sec", age_sec(h->created_usec));
+        vl_add_str(o, "recovery", h->recovery);
         if (h->kind == HANDLE_PROGRAM && h->fd >= 0 && bb_prog_info(h->fd, &info) >= 0 &&
             (info.run_cnt || info.run_time_ns)) {
                 vl_add_int(o, "run_count", (int64_t) info.run_cnt);
@@ -151,9 +155,23 @@ static void method_describe(struct call *c, void *params) {
         call_reply_error(c, "io.fexitd.NoSuchHandle", r);
 }
 
+/* tracing_multi is probed at start, before the others (it decides how loads are planned). */
+static json_object *features_to_json(const struct bb_features *f, bool tracing_multi) {
+        json_object *o = vl_obj();
+
+        vl_add_bool(o, "fexit", f->fexit);
+        if (!f->fexit)
+                vl_add_str(o, "fexit_errno", strerrorname_np(f->fexit_errno) ?: "EUNKNOWN");
+        vl_add_bool(o, "sleepable_fexit", f->sleepable_fexit);
+        vl_add_int(o, "max_fexit_args", f->max_args);
+        vl_add_bool(o, "module_btf", f->module_btf);
+        vl_add_bool(o, "tracing_multi", tracing_multi);
+        return o;
+}
+
 static void method_status(struct call *c, void *params) {
         struct server *s = c->server;
-        json_object *p = vl_obj(), *features;
+        json_object *p = vl_obj();
 
         vl_add_str(p, "version", FEXITD_VERSION);
         vl_add_double(p, "uptime_sec", (double) (now_usec(CLOCK_MONOTONIC) - s->start_usec) / 1e6);
@@ -165,9 +183,8 @@ static void method_status(struct call *c, void *params) {
         vl_add_int(p, "caller_uid", c->peer.uid);
         vl_add_str(p, "caller_role", c->peer.role == ROLE_ADMIN ? "admin" : "consumer");
         vl_add_bool(p, "persistence", s->persist);
-        features = vl_obj();
-        vl_add_bool(features, "tracing_multi", s->tracing_multi);
-        vl_add(p, "features", features);
+        if (s->have_features)
+                vl_add(p, "features", features_to_json(&s->features, s->tracing_multi));
         call_reply(c, p);
 }
 

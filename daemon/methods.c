@@ -108,6 +108,11 @@ void method_dispatch(struct call *c, const char *name) {
                 return;
         }
         c->method = m;
+        /* the fds would be closed unsent while the handle counts as handed off or shared */
+        if (c->oneway && m->returns_fds) {
+                call_reply_protocol_error(c, "oneway is refused for methods that return file descriptors");
+                return;
+        }
         log_full(LOG_DEBUG, &(struct log_ctx) { .uid = c->peer.uid, .pid = c->peer.pid, .method = m->name },
                  "Call %s", m->name);
         if (c->peer.role < m->role) {

@@ -15,6 +15,7 @@ struct method {
         const struct vl_param *params;
         size_t params_size;
         unsigned max_fds;            /* fds the call may carry; more is InvalidFileDescriptors */
+        bool returns_fds;            /* its reply carries fds: refused as oneway, which drops them */
 };
 
 /* Takes ownership of the call: validates and runs it, which ends in a reply. */

@@ -581,7 +581,7 @@ static bool glob_match(const char *p, const char *s) {
 }
 
 /* What catalog_open() can find and what a rule can name; also bounds glob_match's work. */
-static bool valid_entry(const char *s) {
+bool policy_entry_name_valid(const char *s) {
         size_t n = strlen(s);
 
         return n > 0 && n <= POLICY_PATTERN_MAX && s[0] != '.' && strspn(s, ENTRY_CHARS) == n;
@@ -641,19 +641,19 @@ static bool peer_is_admin(const struct policy *p, const struct peer *peer) {
 bool policy_may_load(const struct policy *p, const struct peer *peer, const char *catalog_entry) {
         if (peer_is_admin(p, peer))
                 return true;
-        return catalog_entry && valid_entry(catalog_entry) &&
+        return catalog_entry && policy_entry_name_valid(catalog_entry) &&
                rules_allow(p, 1u << VERB_LOAD, peer, catalog_entry);
 }
 
 bool policy_may_use(const struct policy *p, const struct peer *peer, const char *source) {
         if (peer_is_admin(p, peer))
                 return true;
-        return source && valid_entry(source) && rules_allow(p, 1u << VERB_USE, peer, source);
+        return source && policy_entry_name_valid(source) && rules_allow(p, 1u << VERB_USE, peer, source);
 }
 
 bool policy_may_share(const struct policy *p, const struct peer *peer, const char *source) {
         if (peer_is_admin(p, peer))
                 return true;
-        return source && valid_entry(source) &&
+        return source && policy_entry_name_valid(source) &&
                rules_allow(p, 1u << VERB_USE | 1u << VERB_SHARE, peer, source);
 }

@@ -69,6 +69,10 @@ size_t policy_n_rules(const struct policy *p);
 /* Root, or an admin rule matches the peer. Does not look at peer->role (it computes it). */
 bool policy_is_admin(const struct policy *p, const struct peer *peer);
 
+/* A valid catalog entry name: 1..POLICY_PATTERN_MAX of [A-Za-z0-9_.-], no leading '.'. Load's
+ * object name follows the same rule. */
+bool policy_entry_name_valid(const char *s);
+
 /* Whether the peer may Load the catalog entry. Names that are not valid catalog entry names
  * (empty, over POLICY_PATTERN_MAX, a leading '.', anything outside [A-Za-z0-9_.-]) are refused
  * to consumers whatever the rules say. */

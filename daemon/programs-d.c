@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,17 @@ static bool already_loaded(struct server *s, const char *origin) {
         return false;
 }
 
+/* A program rebuilt from its pin after state.json was lost has no source any more: it may be
+ * this very file's, and loading the file again would run it twice. Returns such a handle. */
+static uint64_t maybe_loaded(struct server *s) {
+        struct handle *h;
+
+        HANDLE_TABLE_FOREACH(&s->handles, h, i)
+                if (h->kind == HANDLE_PROGRAM && h->recovery && !h->source)
+                        return h->id;
+        return 0;
+}
+
 /* Turns one file into a Load call: "object" names a path the administrator wrote, which the
  * daemon opens itself (unlike a client's path), and becomes fd 0 of the call. */
 static int load_file(struct server *s, const char *dir, const char *name) {
@@ -34,6 +46,12 @@ static int load_file(struct server *s, const char *dir, const char *name) {
         if (already_loaded(s, origin)) {
                 log_debug("%s: already loaded, left alone", origin);
                 return 0;
+        }
+        if (maybe_loaded(s)) {
+                log_warning("%s: not loaded: programs rebuilt from their pins (handle %" PRIu64 " and "
+                            "maybe more) may be this file's, and it would run twice. Unload them, then "
+                            "reload (SIGHUP) to load it.", origin, maybe_loaded(s));
+                return -EEXIST;
         }
         msg = json_object_from_file(path);
         if (!msg || !json_object_is_type(msg, json_type_object)) {

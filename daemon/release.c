@@ -118,19 +118,37 @@ void server_release_connection(struct server *s, uint64_t conn_id) {
         free(fds);
 }
 
+struct warm_up {
+        struct job job;              /* first: the pool hands back this pointer */
+        struct server *server;
+        struct bb_features features;
+};
+
 static void warm_up_run(struct job *j) {
+        struct warm_up *w = (struct warm_up *) j;
+
         (void) bb_check_function("vfs_read", NULL);
+        w->features = *bb_features();
 }
 
+/* On the loop's thread, the only one that reads server->features. */
 static void warm_up_done(struct job *j) {
-        free(j);
+        struct warm_up *w = (struct warm_up *) j;
+        const struct bb_features *f = &w->features;
+
+        w->server->features = *f;
+        w->server->have_features = true;
+        log_info("Kernel features: fexit %s%s, sleepable fexit %s, fexit arguments %u, module BTF %s.",
+                 f->fexit ? "yes" : "refused: ", f->fexit ? "" : strerrorname_np(f->fexit_errno) ?: "?",
+                 f->sleepable_fexit ? "yes" : "no", f->max_args, f->module_btf ? "yes" : "no");
+        free(w);
 }
 
 void server_warm_up(struct server *s) {
-        struct job *j = calloc(1, sizeof(*j));
+        struct warm_up *w = calloc(1, sizeof(*w));
 
-        if (!j)
+        if (!w)
                 return;
-        *j = (struct job) { .run = warm_up_run, .done = warm_up_done };
-        worker_pool_submit(s->pool, j);
+        *w = (struct warm_up) { .job = { .run = warm_up_run, .done = warm_up_done }, .server = s };
+        worker_pool_submit(s->pool, &w->job);
 }

@@ -75,25 +75,125 @@ int server_load_policy(struct server *s) {
         return 0;
 }
 
-static size_t conns_of_uid(struct server *s, uid_t uid) {
-        size_t n = 0;
+static struct user *user_get(struct server *s, uid_t uid) {
+        struct user *u;
 
-        for (struct conn *c = s->conns; c; c = c->next)
-                n += c->peer.uid == uid;
-        return n;
+        for (u = s->users; u; u = u->next)
+                if (u->uid == uid)
+                        return u;
+        u = calloc(1, sizeof(*u));
+        if (!u)
+                return NULL;
+        *u = (struct user) { .uid = uid, .next = s->users };
+        s->users = u;
+        return u;
+}
+
+static void user_drop_conn(struct server *s, struct user *u) {
+        if (--u->n_conns > 0)
+                return;
+        for (struct user **p = &s->users; *p; p = &(*p)->next)
+                if (*p == u) {
+                        *p = u->next;
+                        break;
+                }
+        free(u);
+}
+
+static uint64_t server_now(struct server *s) {
+        uint64_t t;
+
+        if (sd_event_now(s->event, CLOCK_MONOTONIC, &t) < 0)
+                t = now_usec(CLOCK_MONOTONIC);
+        return t;
+}
+
+/* A connection takes its next call once the last is answered and its replies are read, but
+ * for conn_queue bytes: a reply not yet read holds back the next call, as the socket holds
+ * back the client. A closing connection takes none. */
+static bool conn_may_take_call(struct conn *c) {
+        return !c->pending && !c->closing && vl_io_out_pending(&c->io) < c->server->cfg.limits.conn_queue;
 }
 
 /* The loop watches for input only while the connection may take a new call, so a busy or
- * flooding client is held back by the socket buffer instead of our memory. */
+ * flooding client is held back by the socket buffer instead of our memory. The deadlines run
+ * while the client owes us the rest of a message, or we wait for it to read. */
 static void conn_update_events(struct conn *c) {
+        uint64_t now = server_now(c->server);
         uint32_t ev = 0;
 
-        if (!c->pending && !vl_io_has_message(&c->io) &&
-            c->io.out_len - c->io.out_pos < OUT_QUEUE_MAX)
+        if (conn_may_take_call(c) && !vl_io_has_message(&c->io))
                 ev |= EPOLLIN;
         if (vl_io_want_write(&c->io))
                 ev |= EPOLLOUT;
+        if (!(ev & EPOLLIN) || c->io.in_len == 0)
+                c->in_since = 0;
+        else if (!c->in_since)
+                c->in_since = now;
+        if (!(ev & EPOLLOUT))
+                c->out_since = 0;
+        else if (!c->out_since)
+                c->out_since = now;
         (void) sd_event_source_set_io_events(c->src, ev);
+}
+
+/* Closes a connection that holds or withholds too much, naming who it was. */
+static void conn_evict(struct conn *c, const char *why) {
+        log_full(LOG_WARNING, &(struct log_ctx) { .uid = c->peer.uid, .pid = c->peer.pid },
+                 "Disconnecting client (connection %" PRIu64 "): %s", c->id, why);
+        conn_free(c);
+}
+
+/* The largest connection of user u (any user if NULL) that may be closed now. */
+static struct conn *largest_conn(struct server *s, const struct user *u) {
+        struct conn *best = NULL;
+
+        for (struct conn *c = s->conns; c; c = c->next)
+                if ((!u || c->user == u) && !c->in_process && (!best || c->charged > best->charged))
+                        best = c;
+        return best;
+}
+
+static struct user *largest_user(struct server *s) {
+        struct user *best = NULL;
+
+        for (struct user *u = s->users; u; u = u->next)
+                if (!best || u->buffers > best->buffers)
+                        best = u;
+        return best;
+}
+
+/* Counts what c's buffers hold now against its user and the daemon, then closes the largest
+ * connections of whoever is over budget. Returns -ENOBUFS if c itself was closed. */
+static int conn_charge(struct conn *c) {
+        struct server *s = c->server;
+        const struct limits *l = &s->cfg.limits;
+        struct user *u = c->user;
+        size_t held;
+        bool gone = false;
+
+        vl_io_trim(&c->io);
+        held = vl_io_footprint(&c->io);
+        u->buffers = u->buffers - c->charged + held;
+        s->buffers = s->buffers - c->charged + held;
+        c->charged = held;
+        while (!gone && u->buffers > l->user_buffers) {
+                struct conn *victim = largest_conn(s, u);
+                if (!victim)
+                        break;
+                gone = victim == c;
+                conn_evict(victim, "its user holds more buffers than its share (unread replies, unfinished messages)");
+        }
+        while (!gone && s->buffers > l->total_buffers) {
+                struct conn *victim = largest_conn(s, largest_user(s));
+                if (!victim)
+                        victim = largest_conn(s, NULL);
+                if (!victim)
+                        break;
+                gone = victim == c;
+                conn_evict(victim, "the daemon's buffers are full and its user holds the most");
+        }
+        return gone ? -ENOBUFS : 0;
 }
 
 static void conn_send(struct conn *c, char *text, int *fds, size_t n_fds) {
@@ -107,13 +207,23 @@ static void conn_send(struct conn *c, char *text, int *fds, size_t n_fds) {
         }
 }
 
-/* Replies with an error and hangs up: the client broke the protocol. */
+/* The client broke the protocol: what follows the bad message is discarded unanswered; the
+ * calls before it are still answered, then the error goes out and the connection closes
+ * (conn_process). The reply deadline bounds how long that may take. */
 static void conn_protocol_error(struct conn *c, const char *error, json_object *params) {
-        conn_send(c, vl_format_error(error, params), NULL, 0);
-        (void) vl_io_write(&c->io);
         log_full(LOG_NOTICE, &(struct log_ctx) { .uid = c->peer.uid, .pid = c->peer.pid },
                  "Disconnecting client: %s", error);
-        conn_free(c);
+        vl_io_drop_input(&c->io);
+        c->closing = true;
+        free(c->goodbye);
+        c->goodbye = vl_format_error(error, params);
+}
+
+static void conn_protocol_error_reason(struct conn *c, const char *error, const char *reason) {
+        json_object *p = vl_obj();
+
+        vl_add_str(p, "reason", reason);
+        conn_protocol_error(c, error, p);
 }
 
 static void call_free(struct call *c) {
@@ -167,6 +277,22 @@ void call_reply_invalid_parameter(struct call *c, const char *name) {
         call_reply_error(c, "org.varlink.service.InvalidParameter", p);
 }
 
+void call_reply_protocol_error(struct call *c, const char *reason) {
+        struct log_ctx ctx = { .uid = c->peer.uid, .pid = c->peer.pid,
+                               .method = c->method ? c->method->name : NULL };
+        struct conn *conn = c->conn;
+
+        log_full(LOG_INFO, &ctx, "Call refused: %s", reason);
+        if (!conn) {
+                call_free(c);
+                return;
+        }
+        conn->pending = NULL;
+        call_free(c);
+        conn_protocol_error_reason(conn, "io.fexitd.ProtocolError", reason);
+        conn_process(conn);
+}
+
 void call_reply_errno(struct call *c, const char *operation, int err) {
         json_object *p = vl_obj();
 
@@ -177,13 +303,11 @@ void call_reply_errno(struct call *c, const char *operation, int err) {
         call_reply_error(c, "io.fexitd.KernelError", p);
 }
 
-/* Parses one message into a call and dispatches it. Returns < 0 if the connection was freed
- * because the message broke the protocol. */
+/* Parses one message into a call and dispatches it. Returns < 0 if the connection was freed. */
 static int conn_handle_message(struct conn *c, char *text, int *fds, size_t n_fds) {
         struct call *call = calloc(1, sizeof(*call));
         const char *reason = "malformed JSON or not a JSON object";
         struct vl_call vc;
-        json_object *p;
 
         if (!call) {
                 close_many(fds, n_fds);
@@ -195,10 +319,8 @@ static int conn_handle_message(struct conn *c, char *text, int *fds, size_t n_fd
         memcpy(call->fds, fds, n_fds * sizeof(int));
         if (vl_json_parse(text, &call->msg) < 0 || vl_call_parse(call->msg, &vc, &reason) < 0) {
                 call_free(call);
-                p = vl_obj();
-                vl_add_str(p, "reason", reason);
-                conn_protocol_error(c, "io.fexitd.ProtocolError", p);
-                return -EBADMSG;
+                conn_protocol_error_reason(c, "io.fexitd.ProtocolError", reason);
+                return 0;
         }
         call->params = vc.parameters;
         call->oneway = vc.oneway;
@@ -207,20 +329,14 @@ static int conn_handle_message(struct conn *c, char *text, int *fds, size_t n_fd
         return 0;
 }
 
-/* The connection's state machine: while no call is pending, take the next buffered message;
- * then flush what can be sent and watch for what is needed next. Replies given synchronously
- * come back here through call_finish(), which the in_process flag turns into another turn of
- * this loop instead of a recursion. */
-static void conn_process(struct conn *c) {
+/* Takes the buffered calls the connection may. Returns < 0 if the connection was freed. */
+static int conn_take_calls(struct conn *c) {
         int fds[VL_FDS_MAX];
         size_t n_fds;
         char *text;
         int r;
 
-        if (c->in_process)
-                return;
-        c->in_process = true;
-        while (!c->pending) {
+        while (conn_may_take_call(c)) {
                 r = vl_io_next(&c->io, &text, fds, &n_fds);
                 if (r == 0)
                         break;
@@ -229,18 +345,51 @@ static void conn_process(struct conn *c) {
                         vl_add_str(p, "limit", "message size");
                         vl_add_int(p, "max", (int64_t) c->io.max_in);
                         conn_protocol_error(c, "io.fexitd.LimitExceeded", p);
-                        return;
+                        break;
                 }
                 r = conn_handle_message(c, text, fds, n_fds);
                 free(text);
                 if (r < 0)
-                        return;
+                        return r;
         }
+        return 0;
+}
+
+/* A closing connection ends once the pending call is answered and everything owed is sent. */
+static bool conn_done(struct conn *c) {
+        if (!c->closing || c->pending)
+                return false;
+        if (c->goodbye)
+                conn_send(c, TAKE_PTR(c->goodbye), NULL, 0);
+        return !vl_io_want_write(&c->io);
+}
+
+/* The connection's state machine: take the calls it may, flush what can be sent, again while
+ * sending made room for a call already buffered (nothing else would wake us for it), then
+ * watch for what is needed next. Replies given synchronously come back here through
+ * call_finish(), which the in_process flag turns into another turn of this loop instead of a
+ * recursion. */
+static void conn_process(struct conn *c) {
+        int r;
+
+        if (c->in_process)
+                return;
+        c->in_process = true;
+        do {
+                if (conn_take_calls(c) < 0)
+                        return;
+                conn_done(c);
+                r = vl_io_write(&c->io);
+                if (r > 0)
+                        c->out_since = server_now(c->server);
+        } while (r >= 0 && conn_may_take_call(c) && vl_io_has_message(&c->io));
         c->in_process = false;
-        if (vl_io_write(&c->io) < 0) {
+        if (r < 0 || conn_done(c)) {
                 conn_free(c);
                 return;
         }
+        if (conn_charge(c) < 0)
+                return;
         conn_update_events(c);
 }
 
@@ -254,16 +403,19 @@ static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *user
                         conn_free(c);
                         return 0;
                 }
+                if (r > 0)
+                        c->out_since = server_now(c->server);
         }
-        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        if (c->closing && (revents & (EPOLLHUP | EPOLLERR))) {
+                conn_free(c);   /* nobody is left to read what is owed */
+                return 0;
+        }
+        if (!c->closing && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
                 r = vl_io_read(&c->io);
-                if (r == -EPROTO) {
-                        json_object *p = vl_obj();
-                        vl_add_str(p, "reason", "truncated or too many file descriptors");
-                        conn_protocol_error(c, "io.fexitd.ProtocolError", p);
-                        return 0;
-                }
-                if (r < 0 && r != -EMSGSIZE) {
+                if (r == -EPROTO)
+                        conn_protocol_error_reason(c, "io.fexitd.ProtocolError",
+                                                   "truncated or too many file descriptors");
+                else if (r < 0 && r != -EMSGSIZE) {
                         conn_free(c);   /* the client is gone */
                         return 0;
                 }
@@ -272,6 +424,8 @@ static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *user
         return 0;
 }
 
+static void accept_resume(struct server *s);
+
 static void conn_free(struct conn *c) {
         struct server *s = c->server;
 
@@ -279,6 +433,7 @@ static void conn_free(struct conn *c) {
                 c->pending->conn = NULL;   /* its job finishes and cleans up on its own */
         sd_event_source_disable_unref(c->src);
         vl_io_done(&c->io);
+        free(c->goodbye);
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -286,8 +441,52 @@ static void conn_free(struct conn *c) {
         if (c->next)
                 c->next->prev = c->prev;
         s->n_conns--;
+        s->buffers -= c->charged;
+        c->user->buffers -= c->charged;
+        user_drop_conn(s, c->user);
         server_release_connection(s, c->id);
         free(c);
+        if (s->accept_starved)
+                accept_resume(s);   /* an fd was just freed */
+}
+
+static void timer_arm(sd_event_source *src, uint64_t usec) {
+        (void) sd_event_source_set_time_relative(src, usec);
+        (void) sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+}
+
+/* Closes the connections whose message or replies are overdue. The timer runs while there are
+ * connections, at a quarter of the shorter deadline. */
+static uint64_t sweep_interval(const struct server *s) {
+        const struct limits *l = &s->cfg.limits;
+
+        return (l->message_usec < l->reply_usec ? l->message_usec : l->reply_usec) / 4;
+}
+
+static int on_sweep(sd_event_source *src, uint64_t usec, void *userdata) {
+        struct server *s = userdata;
+        const struct limits *l = &s->cfg.limits;
+        uint64_t now = server_now(s);
+
+        for (struct conn *c = s->conns, *next; c; c = next) {
+                next = c->next;
+                if (c->in_process)
+                        continue;
+                if (c->out_since && now - c->out_since > l->reply_usec)
+                        conn_evict(c, "it did not read its replies in time");
+                else if (c->in_since && now - c->in_since > l->message_usec)
+                        conn_evict(c, "it did not finish its message in time");
+        }
+        if (s->n_conns > 0)
+                timer_arm(src, sweep_interval(s));
+        return 0;
+}
+
+static void sweep_start(struct server *s) {
+        int on;
+
+        if (sd_event_source_get_enabled(s->sweep_src, &on) < 0 || !on)
+                timer_arm(s->sweep_src, sweep_interval(s));
 }
 
 static void reject(int fd, const char *limit, int64_t max) {
@@ -303,15 +502,74 @@ static void reject(int fd, const char *limit, int64_t max) {
         safe_close(fd);
 }
 
+/* Out of fds (or kernel memory) the listener stays readable, and retrying at once would spin:
+ * stop watching it until a connection closes or ACCEPT_RETRY_USEC pass, and say so once. */
+#define ACCEPT_RETRY_USEC (500 * 1000ULL)
+
+static void accept_resume(struct server *s) {
+        (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_ON);
+}
+
+static int on_accept_retry(sd_event_source *src, uint64_t usec, void *userdata) {
+        accept_resume(userdata);
+        return 0;
+}
+
+static void accept_pause(struct server *s, int err) {
+        if (!s->accept_starved)
+                log_warning("Cannot accept connections: %s; pausing the listener until a connection "
+                            "closes (retrying every %llu ms).", strerror(err), ACCEPT_RETRY_USEC / 1000);
+        s->accept_starved = true;
+        (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_OFF);
+        timer_arm(s->accept_retry_src, ACCEPT_RETRY_USEC);
+}
+
+static int conn_new(struct server *s, int fd, const struct peer *peer) {
+        _cleanup_free_ struct conn *c = calloc(1, sizeof(*c));
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        c->user = user_get(s, peer->uid);
+        if (!c->user)
+                return -ENOMEM;
+        c->user->n_conns++;
+        c->server = s;
+        c->id = ++s->next_conn_id;
+        c->peer = *peer;
+        vl_io_init(&c->io, fd);
+        r = sd_event_add_io(s->event, &c->src, fd, EPOLLIN, on_conn_io, c);
+        if (r < 0) {
+                c->io.fd = -EBADF;   /* the caller closes it */
+                vl_io_done(&c->io);
+                user_drop_conn(s, c->user);
+                return r;
+        }
+        c->next = s->conns;
+        if (c->next)
+                c->next->prev = c;
+        s->conns = TAKE_PTR(c);
+        s->n_conns++;
+        sweep_start(s);
+        return 0;
+}
+
 static int on_accept(sd_event_source *src, int lfd, uint32_t revents, void *userdata) {
         struct server *s = userdata;
-        struct conn *c;
+        struct user *u;
         struct peer peer;
-        int fd, r;
+        int fd;
 
         fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0)
-                return 0;   /* EAGAIN, or the client already left */
+        if (fd < 0) {
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                        accept_pause(s, errno);
+                return 0;   /* else EAGAIN, or the client already left */
+        }
+        if (s->accept_starved) {
+                s->accept_starved = false;
+                log_notice("Accepting connections again.");
+        }
         fd = fd_move_above_stdio(fd);
         if (fd < 0 || peer_read(s, fd, &peer) < 0) {
                 safe_close(fd);
@@ -321,30 +579,16 @@ static int on_accept(sd_event_source *src, int lfd, uint32_t revents, void *user
                 reject(fd, "connections", CONNS_MAX);
                 return 0;
         }
-        if (peer.role != ROLE_ADMIN && conns_of_uid(s, peer.uid) >= CONNS_PER_UID_MAX) {
+        for (u = s->users; u && u->uid != peer.uid; u = u->next)
+                ;
+        if (peer.role != ROLE_ADMIN && u && u->n_conns >= CONNS_PER_UID_MAX) {
                 reject(fd, "connections per user", CONNS_PER_UID_MAX);
                 return 0;
         }
-        c = calloc(1, sizeof(*c));
-        if (!c) {
+        if (conn_new(s, fd, &peer) < 0) {
                 safe_close(fd);
                 return 0;
         }
-        c->server = s;
-        c->id = ++s->next_conn_id;
-        c->peer = peer;
-        vl_io_init(&c->io, fd);
-        r = sd_event_add_io(s->event, &c->src, fd, EPOLLIN, on_conn_io, c);
-        if (r < 0) {
-                vl_io_done(&c->io);
-                free(c);
-                return 0;
-        }
-        c->next = s->conns;
-        if (c->next)
-                c->next->prev = c;
-        s->conns = c;
-        s->n_conns++;
         log_full(LOG_DEBUG, &(struct log_ctx) { .uid = peer.uid, .pid = peer.pid },
                  "Client connected (%s)", peer.role == ROLE_ADMIN ? "admin" : "consumer");
         return 0;
@@ -367,6 +611,16 @@ int server_init(struct server *s, sd_event *e, const struct config *cfg, int lis
         r = worker_pool_new(e, cfg->workers, &s->pool);
         if (r < 0)
                 return r;
+        /* both timers start disabled and are armed when needed */
+        r = sd_event_add_time(e, &s->sweep_src, CLOCK_MONOTONIC, 0, 0, on_sweep, s);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s->sweep_src, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time(e, &s->accept_retry_src, CLOCK_MONOTONIC, 0, 0, on_accept_retry, s);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s->accept_retry_src, SD_EVENT_OFF);
+        if (r < 0)
+                return r;
         return sd_event_add_io(e, &s->listen_src, listen_fd, EPOLLIN, on_accept, s);
 }
 
@@ -374,6 +628,8 @@ void server_done(struct server *s) {
         while (s->conns)
                 conn_free(s->conns);
         sd_event_source_disable_unref(s->listen_src);
+        sd_event_source_disable_unref(s->sweep_src);
+        sd_event_source_disable_unref(s->accept_retry_src);
         s->pool = worker_pool_free(s->pool);
         handle_table_done(&s->handles);
         s->policy = policy_free(s->policy);

@@ -15,15 +15,30 @@
 #include <systemd/sd-event.h>
 
 #include "common/varlink-io.h"
+#include "daemon/bpf-backend.h"
 #include "daemon/handles.h"
 #include "daemon/worker.h"
 
 #define PEER_GROUPS_MAX 64
 #define CONNS_PER_UID_MAX 64       /* root and admins are not limited */
 #define CONNS_MAX 4096
-#define OUT_QUEUE_MAX (16u << 20)  /* stop reading a client that does not read its replies */
 
 struct policy;
+
+/* What clients may make the daemon hold (docs/security.md, "Limits"). Buffers are counted by
+ * their capacity: input being assembled plus replies not yet read. */
+struct limits {
+        size_t conn_queue;           /* a connection is no longer read while this much is queued */
+        size_t user_buffers;         /* all connections of one uid; beyond: its largest is closed */
+        size_t total_buffers;        /* all connections; beyond: the largest of the largest user */
+        uint64_t message_usec;       /* a message begun must be complete within this */
+        uint64_t reply_usec;         /* queued replies must make progress within this */
+};
+
+#define LIMITS_DEFAULT                                                                      \
+        ((struct limits) { .conn_queue = 128u << 10, .user_buffers = 32u << 20,           \
+                           .total_buffers = 128u << 20, .message_usec = 30 * 1000000ULL, \
+                           .reply_usec = 30 * 1000000ULL })
 
 struct config {
         const char *socket_path;
@@ -32,9 +47,11 @@ struct config {
         const char *conf_dir;
         const char *catalog_dirs;    /* ':'-separated, searched in order */
         const char *admin_group;     /* members may call everything, like root */
+        const char *socket_group;    /* owns the socket we bind ourselves (not socket-activated) */
         unsigned workers;
         bool no_multi_link;          /* one program per function even where the kernel has
                                         tracing multi-links (comparisons, kernel bugs) */
+        struct limits limits;
 };
 
 enum role { ROLE_CONSUMER, ROLE_ADMIN };
@@ -48,13 +65,27 @@ struct peer {
         enum role role;
 };
 
+/* The connections of one uid, and the buffers they hold. */
+struct user {
+        uid_t uid;
+        size_t n_conns;
+        size_t buffers;
+        struct user *next;
+};
+
 struct conn {
         struct server *server;
         uint64_t id;
         struct vl_io io;
         sd_event_source *src;
         struct peer peer;
+        struct user *user;
+        size_t charged;              /* vl_io_footprint() as last counted in user and server */
+        uint64_t in_since;           /* CLOCK_MONOTONIC: a message began and is waited for */
+        uint64_t out_since;          /* CLOCK_MONOTONIC: replies queued, or last written */
         struct call *pending;        /* the call being answered, at most one */
+        char *goodbye;               /* closing: the error to send once the pending call is answered */
+        bool closing;                /* broke the protocol: owed replies go out, then it closes */
         bool in_process;
         struct conn *prev, *next;
 };
@@ -66,6 +97,11 @@ struct server {
         sd_event_source *listen_src;
         struct conn *conns;
         size_t n_conns;
+        struct user *users;
+        size_t buffers;              /* held by all connections */
+        sd_event_source *sweep_src;  /* enforces the message and reply deadlines */
+        sd_event_source *accept_retry_src;
+        bool accept_starved;         /* out of fds: the listener rests until the retry */
         uint64_t next_conn_id;
         struct handle_table handles;
         struct worker_pool *pool;
@@ -75,6 +111,8 @@ struct server {
         gid_t admin_gid;
         bool have_admin_gid;
         bool tracing_multi;          /* the kernel has tracing multi-links (probed at start) */
+        struct bb_features features; /* probed on a worker at start (server_warm_up) */
+        bool have_features;
 };
 
 struct method;
@@ -113,6 +151,9 @@ void call_reply_fds(struct call *c, json_object *params, int *fds, size_t n_fds)
 void call_reply_error(struct call *c, const char *error, json_object *params);
 void call_reply_invalid_parameter(struct call *c, const char *name);
 void call_reply_errno(struct call *c, const char *operation, int err);   /* io.fexitd.KernelError */
+/* The call broke the protocol: no reply; the connection answers the calls before it, sends
+ * io.fexitd.ProtocolError with reason and closes (docs/io.fexitd.varlink). */
+void call_reply_protocol_error(struct call *c, const char *reason);
 
 /* Runs a call on the daemon's own behalf, as root, with no connection to answer to: its outcome
  * is logged under origin. Takes ownership of msg and fds. */

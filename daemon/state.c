@@ -3,15 +3,16 @@
 /*
  * What survives a restart: every persistent program, link and map is pinned in the daemon's own
  * bpffs directory as KIND-HANDLE, and its metadata (handle, names, target, owner, grants) is kept
- * in STATE_DIR/state.json, written atomically. At start both are read back and must agree: a pin
- * without a record, a record without a pin, a pin whose kernel id changed, or records from an
- * earlier boot are reported and cleaned up without touching what is valid.
+ * in STATE_DIR/state.json, written atomically, with the previous version kept as state.json.old.
+ * At start the records are read back (from state.json.old when state.json is missing or
+ * damaged), every field checked, and reconciled with the pins (state-rebuild.c): a damaged or
+ * lost state file never costs a running object, because the pins and the kernel describe them.
  */
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +20,40 @@
 
 #include "daemon/bpf-backend.h"
 #include "daemon/log.h"
-#include "daemon/methods.h"
+#include "daemon/state.h"
 
 #define STATE_VERSION 1
-static const char *const pin_prefix[] = { "prog", "link", "map" };
+#define STATE_SIZE_MAX (512u << 20)   /* far above 65,536 handles; beyond is damage */
 
-static void pin_path(struct server *s, const struct handle *h, char *buf, size_t size) {
-        snprintf(buf, size, "%s/%s-%" PRIu64, s->cfg.pin_dir, pin_prefix[h->kind], h->id);
+static const char *const pin_prefix[] = { "prog", "link", "map" };
+static const char *const state_files[] = { "state.json", "state.json.old" };
+
+void state_pin_path(const struct server *s, enum handle_kind kind, uint64_t id, char *buf, size_t size) {
+        snprintf(buf, size, "%s/%s-%" PRIu64, s->cfg.pin_dir, pin_prefix[kind], id);
+}
+
+int state_pin_name_parse(const char *name, enum handle_kind *ret_kind, uint64_t *ret_id) {
+        for (size_t k = 0; k < _HANDLE_KIND_MAX; k++) {
+                size_t len = strlen(pin_prefix[k]);
+                const char *p = name + len + 1;
+                uint64_t id = 0;
+
+                if (strncmp(name, pin_prefix[k], len) != 0 || name[len] != '-')
+                        continue;
+                if (*p < '1' || *p > '9' || strlen(p) > 16)
+                        return -EINVAL;
+                for (; *p; p++) {
+                        if (*p < '0' || *p > '9')
+                                return -EINVAL;
+                        id = id * 10 + (uint64_t) (*p - '0');
+                }
+                if (id > STATE_HANDLE_MAX)
+                        return -ERANGE;
+                *ret_kind = (enum handle_kind) k;
+                *ret_id = id;
+                return 0;
+        }
+        return -EINVAL;
 }
 
 int state_pin(struct server *s, const struct handle *h) {
@@ -34,7 +62,7 @@ int state_pin(struct server *s, const struct handle *h) {
 
         if (!s->persist || h->fd < 0)
                 return 0;
-        pin_path(s, h, path, sizeof(path));
+        state_pin_path(s, h->kind, h->id, path, sizeof(path));
         r = bb_pin(h->fd, path);
         if (r == -EEXIST) {   /* a leftover from a crash between unpin and save */
                 (void) unlink(path);
@@ -52,7 +80,7 @@ void state_unpin(struct server *s, const struct handle *h) {
 
         if (!s->persist)
                 return;
-        pin_path(s, h, path, sizeof(path));
+        state_pin_path(s, h->kind, h->id, path, sizeof(path));
         if (unlink(path) < 0 && errno != ENOENT)
                 log_warning("Cannot remove pin %s: %m", path);
 }
@@ -128,13 +156,40 @@ static json_object *record_to_json(const struct handle *h) {
         vl_add_int(o, "owner_pid", h->owner_pid);
         vl_add_int(o, "holder_uid", h->holder_uid);
         vl_add_int(o, "holder_pid", h->holder_pid);
+        if (h->holder_start)
+                vl_add_int(o, "holder_start", (int64_t) h->holder_start);
         vl_add_int(o, "created_usec", (int64_t) h->created_usec);
+        vl_add_str(o, "recovery", h->recovery);
         for (size_t i = 0; i < h->n_grants; i++)
                 json_object_array_add(g, json_object_new_string(grant_format(&h->grants[i], buf, sizeof(buf))));
         vl_add(o, "grants", g);
         if (h->multi)
                 vl_add(o, "functions", functions_to_json(h));
         return o;
+}
+
+static int fsync_dir(const char *dir) {
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        return fd < 0 || fsync(fd) < 0 ? -errno : 0;
+}
+
+/* The current file becomes name.old (through a hard link renamed over the old one, so that some
+ * complete version is always there): the fallback when name is found damaged. */
+static void keep_previous(const char *dir, const char *name) {
+        char path[4096], tmp[4096], old[4096];
+        struct stat st;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        snprintf(tmp, sizeof(tmp), "%s/.%s.old.tmp", dir, name);
+        snprintf(old, sizeof(old), "%s/%s.old", dir, name);
+        if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+                return;
+        (void) unlink(tmp);
+        if (link(path, tmp) < 0 || rename(tmp, old) < 0) {
+                log_warning("Cannot keep %s as %s: %m", path, old);
+                (void) unlink(tmp);
+        }
 }
 
 static int write_atomic(const char *dir, const char *name, const char *text) {
@@ -144,7 +199,7 @@ static int write_atomic(const char *dir, const char *name, const char *text) {
 
         snprintf(path, sizeof(path), "%s/%s", dir, name);
         snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return -errno;
         for (size_t off = 0; off < len;) {
@@ -155,12 +210,19 @@ static int write_atomic(const char *dir, const char *name, const char *text) {
                 }
                 off += (size_t) n;
         }
-        if (fsync(fd) < 0 || rename(tmp, path) < 0) {
+        if (fsync(fd) < 0) {
                 int r = -errno;
                 (void) unlink(tmp);
                 return r;
         }
-        return 0;
+        keep_previous(dir, name);
+        if (rename(tmp, path) < 0) {
+                int r = -errno;
+                (void) unlink(tmp);
+                return r;
+        }
+        /* the rename itself is durable only once the directory is */
+        return fsync_dir(dir);
 }
 
 int state_save(struct server *s) {
@@ -192,124 +254,129 @@ static int parse_kind(const char *s) {
         return -EINVAL;
 }
 
+static int parse_state(const char *s) {
+        for (int k = 0; k < _HSTATE_MAX; k++)
+                if (s && strcmp(s, handle_state_to_string(k)) == 0)
+                        return k;
+        return -EINVAL;
+}
+
+/* A number field of a record within [0, max]; anything else (missing, mistyped, out of range)
+ * reads as 0, which every user of these fields takes as "unknown". */
+static uint64_t get_num(json_object *o, const char *key, uint64_t max) {
+        int64_t v = vl_get_int(o, key, 0);
+
+        return v > 0 && (uint64_t) v <= max ? (uint64_t) v : 0;
+}
+
+/* A handle rebuilt from its pin stays marked so: its owner and grants were never known. */
+static const char *parse_recovery(const char *s) {
+        return !s ? NULL : strcmp(s, "incomplete") == 0 ? "incomplete" : "rebuilt";
+}
+
 static char *dup_or_null(const char *s) {
         return s ? strdup(s) : NULL;
 }
 
-static struct handle *record_from_json(json_object *o) {
-        int kind = parse_kind(vl_get_str(o, "kind"));
-        const char *state = vl_get_str(o, "state");
-        struct handle *h;
-        json_object *g;
+static void record_grants(json_object *o, struct handle *h) {
+        json_object *g = json_object_object_get(o, "grants");
 
-        if (kind < 0 || vl_get_int(o, "handle", 0) <= 0)
-                return NULL;
-        h = handle_new(kind, vl_get_str(o, "name"));
-        if (!h)
-                return NULL;
-        h->id = (uint64_t) vl_get_int(o, "handle", 0);
-        h->lifetime = LIFETIME_PERSISTENT;
-        h->state = state && strcmp(state, "handed-off") == 0 ? HSTATE_HANDED_OFF :
-                   state && strcmp(state, "attached") == 0 ? HSTATE_ATTACHED : HSTATE_LOADED;
-        h->kernel_id = (uint32_t) vl_get_int(o, "kernel_id", 0);
-        h->function = dup_or_null(vl_get_str(o, "function"));
-        h->btf_object = dup_or_null(vl_get_str(o, "btf_object"));
-        h->source = dup_or_null(vl_get_str(o, "source"));
-        h->btf_id = (uint32_t) vl_get_int(o, "btf_id", 0);
-        h->target_prog_id = (uint32_t) vl_get_int(o, "target_prog_id", 0);
-        h->program = (uint64_t) vl_get_int(o, "program", 0);
-        h->group = (uint64_t) vl_get_int(o, "group", 0);
-        h->map_type = (uint32_t) vl_get_int(o, "map_type", 0);
-        h->key_size = (uint32_t) vl_get_int(o, "key_size", 0);
-        h->value_size = (uint32_t) vl_get_int(o, "value_size", 0);
-        h->max_entries = (uint32_t) vl_get_int(o, "max_entries", 0);
-        h->map_flags = (uint32_t) vl_get_int(o, "map_flags", 0);
-        h->frozen = vl_get_bool(o, "frozen", false);
-        h->owner_uid = (uid_t) vl_get_int(o, "owner_uid", 0);
-        h->owner_pid = (pid_t) vl_get_int(o, "owner_pid", 0);
-        h->holder_uid = (uid_t) vl_get_int(o, "holder_uid", 0);
-        h->holder_pid = (pid_t) vl_get_int(o, "holder_pid", 0);
-        h->created_usec = (uint64_t) vl_get_int(o, "created_usec", 0);
-        g = json_object_object_get(o, "grants");
         for (size_t i = 0; g && json_object_is_type(g, json_type_array) &&
                            i < json_object_array_length(g) && h->n_grants < GRANTS_MAX; i++) {
                 const char *str = json_object_get_string(json_object_array_get_idx(g, i));
                 if (str && grant_parse(str, &h->grants[h->n_grants]) >= 0)
                         h->n_grants++;
         }
+}
+
+/* Checks what can be checked without the kernel; the kernel object behind the record is checked
+ * by state_rebuild(). On failure *ret_reason says why. */
+static struct handle *record_from_json(json_object *o, const char **ret_reason) {
+        uint64_t id = get_num(o, "handle", STATE_HANDLE_MAX);
+        int kind = parse_kind(vl_get_str(o, "kind")), state = parse_state(vl_get_str(o, "state"));
+        struct handle *h;
+        json_object *g;
+
+        *ret_reason = !json_object_is_type(o, json_type_object) ? "not an object" :
+                      id == 0 ? "no valid handle number (1 to 2^53)" :
+                      kind < 0 ? "no valid kind" :
+                      state < 0 ? "no valid state" :
+                      state == HSTATE_HANDED_OFF && kind != HANDLE_LINK ? "only a link can be handed off" :
+                      get_num(o, "kernel_id", UINT32_MAX) == 0 ? "no valid kernel id" : NULL;
+        if (*ret_reason)
+                return NULL;
+        h = handle_new(kind, vl_get_str(o, "name"));
+        if (!h) {
+                *ret_reason = "out of memory";
+                return NULL;
+        }
+        h->id = id;
+        h->lifetime = LIFETIME_PERSISTENT;
+        h->state = state;
+        h->kernel_id = (uint32_t) get_num(o, "kernel_id", UINT32_MAX);
+        h->function = dup_or_null(vl_get_str(o, "function"));
+        h->btf_object = dup_or_null(vl_get_str(o, "btf_object"));
+        h->source = dup_or_null(vl_get_str(o, "source"));
+        h->btf_id = (uint32_t) get_num(o, "btf_id", UINT32_MAX);
+        h->target_prog_id = (uint32_t) get_num(o, "target_prog_id", UINT32_MAX);
+        /* 0 is "unknown": state_rebuild() derives both from the kernel then */
+        h->program = get_num(o, "program", STATE_HANDLE_MAX);
+        h->group = get_num(o, "group", STATE_HANDLE_MAX);
+        h->frozen = vl_get_bool(o, "frozen", false);
+        /* an unknown owner is root: only admins may act on it */
+        h->owner_uid = (uid_t) get_num(o, "owner_uid", UINT32_MAX - 1);
+        h->owner_pid = (pid_t) get_num(o, "owner_pid", INT32_MAX);
+        h->holder_uid = (uid_t) get_num(o, "holder_uid", UINT32_MAX - 1);
+        h->holder_pid = (pid_t) get_num(o, "holder_pid", INT32_MAX);
+        h->holder_start = get_num(o, "holder_start", INT64_MAX);
+        h->created_usec = get_num(o, "created_usec", INT64_MAX);
+        h->recovery = parse_recovery(vl_get_str(o, "recovery"));
+        record_grants(o, h);
         g = json_object_object_get(o, "functions");
-        if (g && (!json_object_is_type(g, json_type_array) || functions_from_json(h, g) < 0))
-                return handle_free(h);   /* a multi-link record without its functions is no use */
+        if (g && (!json_object_is_type(g, json_type_array) || functions_from_json(h, g) < 0)) {
+                *ret_reason = "a multi-link record without its functions (function, btf_id)";
+                return handle_free(h);
+        }
         return h;
 }
 
-/* Opens the pin of a record and checks it is still the same kernel object. */
-static int record_reopen(struct server *s, struct handle *h) {
-        char path[4096];
-        struct bb_info info = {};
-        int fd, r;
-
-        pin_path(s, h, path, sizeof(path));
-        fd = bb_obj_get(path, false);
-        if (fd < 0)
-                return fd;
-        r = h->kind == HANDLE_PROGRAM ? bb_prog_info(fd, &info) :
-            h->kind == HANDLE_LINK ? bb_link_info(fd, &info) : bb_map_info(fd, &info);
-        if (r < 0 || info.id != h->kernel_id) {
-                safe_close(fd);
-                return r < 0 ? r : -ESTALE;
-        }
-        h->fd = fd;
-        return 0;
-}
-
-/* 1: one of our pins with a live record; 0: one of our names without one (KIND-N, or a temporary
- * read-only pin left by a crash); -1: not ours (bpffs has files of its own, like maps.debug). */
-static int pin_is_known(struct server *s, const char *name) {
-        if (strncmp(name, "fexitd-ro-", 10) == 0)
-                return 0;
-        for (size_t k = 0; k < _HANDLE_KIND_MAX; k++) {
-                size_t len = strlen(pin_prefix[k]);
-                char *end;
-                uint64_t id;
-
-                if (strncmp(name, pin_prefix[k], len) != 0 || name[len] != '-')
-                        continue;
-                id = strtoull(name + len + 1, &end, 10);
-                if (*end)
-                        return -1;
-                struct handle *h = handle_table_get(&s->handles, id);
-                return h && h->kind == (enum handle_kind) k && h->fd >= 0;
-        }
-        return -1;
-}
-
-/* Pins nobody has a record for are removed: they would keep programs attached forever. */
-static void remove_stray_pins(struct server *s) {
-        DIR *d = opendir(s->cfg.pin_dir);
-        struct dirent *de;
-        char path[4096];
-
-        if (!d)
-                return;
-        while ((de = readdir(d)))
-                if (pin_is_known(s, de->d_name) == 0) {
-                        snprintf(path, sizeof(path), "%s/%s", s->cfg.pin_dir, de->d_name);
-                        log_warning("Removing pin %s: no state record matches it", path);
-                        (void) unlink(path);
-                }
-        closedir(d);
-}
-
-static int read_state(struct server *s, json_object **ret) {
-        char path[4096];
+/* Reads a state file without following a symlink; a directory, a special file, a stray NUL,
+ * trailing garbage or anything but a JSON object is -EBADMSG (or the open's errno). */
+static int read_file(const char *path, json_object **ret) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        _cleanup_free_ char *buf = NULL;
+        json_tokener *tok;
         json_object *o;
+        struct stat st;
+        size_t len = 0;
 
-        snprintf(path, sizeof(path), "%s/state.json", s->cfg.state_dir);
-        o = json_object_from_file(path);
-        if (!o)
-                return access(path, F_OK) < 0 ? -ENOENT : -EBADMSG;
-        if (!json_object_is_type(o, json_type_object)) {
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_size > STATE_SIZE_MAX)
+                return S_ISDIR(st.st_mode) ? -EISDIR : !S_ISREG(st.st_mode) ? -EBADFD : -EFBIG;
+        buf = malloc((size_t) st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        while (len < (size_t) st.st_size) {
+                ssize_t n = read(fd, buf + len, (size_t) st.st_size - len);
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        if (memchr(buf, 0, len))
+                return -EBADMSG;
+        tok = json_tokener_new();
+        if (!tok)
+                return -ENOMEM;
+        o = json_tokener_parse_ex(tok, buf, (int) len);
+        if (o && strspn(buf + tok->char_offset, " \t\r\n") != len - (size_t) tok->char_offset)
+                o = (json_object_put(o), NULL);
+        json_tokener_free(tok);
+        if (!o || !json_object_is_type(o, json_type_object)) {
                 json_object_put(o);
                 return -EBADMSG;
         }
@@ -317,66 +384,92 @@ static int read_state(struct server *s, json_object **ret) {
         return 0;
 }
 
-static void adopt_records(struct server *s, json_object *list, bool same_boot) {
+/* A damaged state.json is moved aside, never overwritten: it is evidence, and a directory in
+ * its place would make every later save fail. */
+static void move_aside(struct server *s, const char *path) {
+        char aside[4200];
+
+        snprintf(aside, sizeof(aside), "%s.damaged-%" PRIu64, path, now_usec(CLOCK_REALTIME));
+        if (rename(path, aside) < 0)
+                log_error("Cannot move the damaged %s aside: %m", path);
+        else
+                log_notice("Kept the damaged state file as %s.", aside);
+}
+
+/* state.json, else state.json.old. Returns which one was read, or -ENOENT if neither. */
+static int read_state(struct server *s, json_object **ret) {
+        char path[4096];
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(state_files); i++) {
+                snprintf(path, sizeof(path), "%s/%s", s->cfg.state_dir, state_files[i]);
+                r = read_file(path, ret);
+                if (r >= 0)
+                        return (int) i;
+                if (r == -ENOENT) {
+                        log_full(i == 0 ? LOG_NOTICE : LOG_INFO, NULL, "%s does not exist.", path);
+                        continue;
+                }
+                log_error("%s is unreadable (%s); %s", path,
+                          r == -EBADMSG ? "not a complete JSON object" : r == -ELOOP ? "a symlink" : strerror(-r),
+                          i == 0 ? "trying the previous state file; pins are kept either way." :
+                                   "rebuilding from the pins alone.");
+                if (i == 0)
+                        move_aside(s, path);
+        }
+        return -ENOENT;
+}
+
+/* Parses and checks every record; the good ones go into records, not yet adopted. */
+static void parse_records(struct server *s, json_object *list, struct handle_table *records) {
+        struct log_limit dropped = {};
+
         if (list && !json_object_is_type(list, json_type_array)) {
-                log_error("%s/state.json: \"handles\" is not an array; no record re-adopted.", s->cfg.state_dir);
+                log_error("%s/state.json: \"handles\" is not an array; rebuilding from the pins alone.",
+                          s->cfg.state_dir);
                 return;
         }
         for (size_t i = 0; list && i < json_object_array_length(list); i++) {
-                struct handle *h = record_from_json(json_object_array_get_idx(list, i));
-                int r = h ? 0 : -EBADMSG;
+                const char *reason;
+                struct handle *h = record_from_json(json_object_array_get_idx(list, i), &reason);
 
-                if (h && !same_boot)
-                        r = -ESTALE;
-                else if (h && h->state != HSTATE_HANDED_OFF)
-                        r = record_reopen(s, h);
-                if (r >= 0)
-                        r = handle_table_adopt(&s->handles, h);
-                if (r < 0) {
-                        log_full(LOG_WARNING, &(struct log_ctx) { .handle = h ? h->id : 0,
-                                                                  .kernel_id = h ? h->kernel_id : 0 },
-                                 "Dropping state record of %s handle %" PRIu64 ": %s",
-                                 h ? handle_kind_to_string(h->kind) : "a malformed", h ? h->id : 0,
-                                 r == -ESTALE ? "its kernel object is gone (reboot or replaced)" :
-                                 r == -ENOENT ? "its pin is missing" : strerror(-r));
-                        if (h)
-                                safe_close(h->fd);
-                        handle_free(h);
-                        continue;
+                if (h && handle_table_adopt(records, h) < 0) {
+                        reason = "its handle number appears twice";
+                        h = handle_free(h);
                 }
-                log_full(LOG_INFO, &(struct log_ctx) { .handle = h->id, .kernel_id = h->kernel_id,
-                                                       .function = h->function },
-                         "Re-adopted %s handle %" PRIu64 " (kernel id %u)",
-                         handle_kind_to_string(h->kind), h->id, h->kernel_id);
+                if (!h)
+                        log_limited(&dropped, LOG_WARNING, NULL, "Ignoring state record %zu: %s.", i, reason);
         }
+        log_limit_summary(&dropped, "malformed state records");
 }
 
 int state_restore(struct server *s) {
+        struct handle_table records;
         json_object *o = NULL;
         char boot_id[64] = "";
         const char *saved_boot;
-        int64_t next;
-        int r;
+        bool same_boot = false;
+        uint64_t next = 0;
+        int r = 0;
 
-        r = read_state(s, &o);
-        if (r == -EBADMSG)
-                log_error("%s/state.json is unreadable; starting empty and removing stray pins.",
-                          s->cfg.state_dir);
-        if (o) {
+        handle_table_init(&records);
+        if (read_state(s, &o) >= 0) {
                 (void) read_boot_id(boot_id);
                 saved_boot = vl_get_str(o, "boot_id");
-                if (saved_boot && strcmp(saved_boot, boot_id) != 0)
-                        log_notice("State is from an earlier boot: its programs are gone with that kernel.");
-                if (s->persist)
-                        adopt_records(s, json_object_object_get(o, "handles"),
-                                      saved_boot && strcmp(saved_boot, boot_id) == 0);
-                /* handles are never reused, whatever happened to the objects */
-                next = vl_get_int(o, "next_handle", 1);
-                if (next > 0 && (uint64_t) next > s->handles.next_id)
-                        s->handles.next_id = (uint64_t) next;
+                same_boot = saved_boot && *boot_id && strcmp(saved_boot, boot_id) == 0;
+                parse_records(s, json_object_object_get(o, "handles"), &records);
+                next = get_num(o, "next_handle", STATE_HANDLE_MAX + 1);
                 json_object_put(o);
         }
         if (s->persist)
-                remove_stray_pins(s);
-        return state_save(s);
+                /* only handed-off links depend on the boot: pins vanish with the kernel anyway */
+                r = state_rebuild(s, &records, same_boot);
+        handle_table_done(&records);
+        /* handles are never reused, whatever happened to the objects */
+        if (next > s->handles.next_id)
+                s->handles.next_id = next;
+        /* parsing a large state file costs hundreds of megabytes, all freed by now */
+        (void) malloc_trim(0);
+        /* without the pins, the records that could not be checked are better left as they are */
+        return r < 0 ? r : state_save(s);
 }

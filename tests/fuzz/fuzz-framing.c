@@ -245,6 +245,13 @@ static void rx_pump(struct state *s, size_t *fds_queued, size_t *fds_back) {
                         handle_message(s, text, fds, n_fds, fds_queued, fds_back);
                         free(text);
                 }
+                /* what a connection holds stays near its cap (the daemon's budgets count it) */
+                vl_io_trim(&s->rx);
+                if (s->rx.in_cap > 4096 && s->rx.in_cap >= 2 * s->rx.max_in)
+                        fuzz_fail("fuzz-framing: %zu bytes of input buffer under a cap of %zu",
+                                  s->rx.in_cap, s->rx.max_in);
+                if (vl_io_footprint(&s->rx) < s->rx.in_len)
+                        fuzz_fail("fuzz-framing: footprint below the bytes buffered");
                 if (r <= 0)
                         break;
         }

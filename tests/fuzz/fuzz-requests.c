@@ -218,6 +218,7 @@ static void run_call(const struct peer *peer, const char *text, int *fds, size_t
         /* the client hangs up: what it owned goes, as conn_free() does it */
         server_release_connection(&F.srv, conn.id);
         fuzz_server_run_until(&F, fuzz_server_idle, &F, "a job did not finish");
+        free(conn.goodbye);   /* a call refused as a protocol error: the hang-up is conn_process's */
         vl_io_done(&conn.io);
         safe_close(sv[1]);
         table_reset(false, 0);

@@ -24,7 +24,7 @@ void fuzz_log_setup(void) {
 
 void fuzz_server_init(struct fuzz_server *f) {
         const char *dir = fuzz_scratch_dir();
-        struct config cfg = { .workers = 1, .socket_path = "/nonexistent/fuzz.sock" };
+        struct config cfg = { .workers = 1, .socket_path = "/nonexistent/fuzz.sock", .limits = LIMITS_DEFAULT };
         int sv[2];
 
         fuzz_mkdir(dir, "state", f->state, sizeof(f->state));

@@ -3,9 +3,10 @@
 /*
  * The state file: the input becomes STATE_DIR/state.json and state_restore() reads it back as at
  * start, with persistence on and a pin dir holding the pins the input names. Re-opening a pin
- * goes through bpf(), which fails with EPERM in this process (fuzz_deny_bpf), so only records
- * that need no kernel object (handed-off links) are adopted; stray pins are removed; the state is
- * written back. The handle table is reset between inputs and no fd may outlive the input.
+ * goes through bpf(), which fails with EPERM in this process (fuzz_deny_bpf), so nothing with a
+ * pin is adopted, and neither is a handed-off link (its program must be ours); pins are left in
+ * place (only temporary read-only ones are removed); the state is written back. The handle table
+ * is reset between inputs and no fd may outlive the input.
  *
  * Input layout: the file's bytes up to the first NUL; after it, pin names separated by newlines
  * (at most 16, no '/'), created as empty files in the pin dir.

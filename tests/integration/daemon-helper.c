@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -20,8 +22,12 @@
 static int spawn(struct test_daemon *d, const char *const *extra) {
         const char *argv[32] = { getenv("FEXITD_BIN") ?: FEXITD_BIN, "--socket", d->socket, "--pin-dir", d->pin_dir,
                                  "--state-dir", d->state_dir, "--conf-dir", d->conf_dir,
-                                 "--log-level", getenv("FEXITD_TEST_LOG") ? "debug" : "warning" };
-        size_t n = 11;
+                                 "--log-level", getenv("FEXITD_TEST_LOG") ? "debug" : "warning",
+                                 /* the gate of fexitd.socket, with the group our unprivileged
+                                  * clients (65534:65534) are in: where the fexit group exists,
+                                  * as in the VM, the default would lock them out */
+                                 "--socket-group", "nogroup" };
+        size_t n = 13;
 
         for (size_t i = 0; extra && extra[i] && n < ELEMENTSOF(argv) - 1; i++)
                 argv[n++] = extra[i];
@@ -29,6 +35,9 @@ static int spawn(struct test_daemon *d, const char *const *extra) {
         if (d->pid < 0)
                 return -errno;
         if (d->pid == 0) {
+                struct rlimit rl = { d->nofile, d->nofile };
+                if (d->nofile && setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        _exit(126);
                 execv(argv[0], (char **) argv);
                 _exit(127);
         }
@@ -49,7 +58,11 @@ static int spawn(struct test_daemon *d, const char *const *extra) {
 }
 
 int test_daemon_start(struct test_daemon *d, const char *const *extra) {
-        *d = (struct test_daemon) {};
+        return test_daemon_start_nofile(d, extra, 0);
+}
+
+int test_daemon_start_nofile(struct test_daemon *d, const char *const *extra, unsigned nofile) {
+        *d = (struct test_daemon) { .nofile = nofile };
         snprintf(d->dir, sizeof(d->dir), "/tmp/fexitd-test-XXXXXX");
         if (!mkdtemp(d->dir) || chmod(d->dir, 0755) < 0)   /* unprivileged test clients connect too */
                 return -errno;
@@ -103,6 +116,44 @@ int test_daemon_fd_count(const struct test_daemon *d) {
                 n += de->d_name[0] != '.';
         closedir(dir);
         return n;
+}
+
+long test_daemon_rss_kb(const struct test_daemon *d) {
+        char path[64], line[256];
+        long kb = -1;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) d->pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+                        break;
+        fclose(f);
+        return kb;
+}
+
+long test_daemon_cpu_ticks(const struct test_daemon *d) {
+        char path[64], buf[1024], *p;
+        unsigned long utime, stime;
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) d->pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, sizeof(buf) - 1);
+        safe_close(fd);
+        if (n <= 0)
+                return -EIO;
+        buf[n] = 0;
+        /* the name may hold spaces and parentheses: fields count from the last ')' */
+        p = strrchr(buf, ')');
+        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+                return -EIO;
+        return (long) (utime + stime);
 }
 
 int test_daemon_quiet_fd_count(const struct test_daemon *d) {
@@ -251,4 +302,26 @@ int test_call(int fd, const char *method, const char *params_json, const int *fd
         *ret_error = vl_get_str(o, "error") ? vl_get_str(o, "error") : "";
         *ret_reply = o;
         return 0;
+}
+
+json_object *test_features(int fd) {
+        /* the probe runs on a worker after start: up to a minute under emulation */
+        for (int i = 0; i < 1200; i++) {
+                json_object *o, *f;
+                const char *err;
+
+                if (test_call(fd, "io.fexitd.Status", NULL, NULL, 0, &o, &err) < 0 || *err) {
+                        json_object_put(o);
+                        return NULL;
+                }
+                f = json_object_object_get(json_object_object_get(o, "parameters"), "features");
+                if (f) {
+                        json_object_get(f);
+                        json_object_put(o);
+                        return f;
+                }
+                json_object_put(o);
+                usleep(50000);
+        }
+        return NULL;
 }

@@ -18,16 +18,23 @@ struct test_daemon {
         char state_dir[300];
         char conf_dir[300];
         bool bpffs;             /* pins/ is a bpffs mount of our own */
+        unsigned nofile;        /* RLIMIT_NOFILE (soft and hard) for the daemon; 0: inherited */
         const char *const *extra_args;   /* kept for restarts */
 };
 
 /* Starts fexitd (path from FEXITD_BIN) and waits until it answers. extra: NULL-terminated. */
 int test_daemon_start(struct test_daemon *d, const char *const *extra_args);
+/* The same, with RLIMIT_NOFILE set to nofile (soft and hard) before the daemon is executed. */
+int test_daemon_start_nofile(struct test_daemon *d, const char *const *extra_args, unsigned nofile);
 /* Restarts on the same dirs (state, pins and conf are kept). */
 int test_daemon_restart(struct test_daemon *d, int sig);
 void test_daemon_stop(struct test_daemon *d);
 /* Number of open fds of the daemon, from /proc/PID/fd. */
 int test_daemon_fd_count(const struct test_daemon *d);
+
+/* The daemon's resident memory in KiB (VmRSS), and its CPU time in clock ticks (utime + stime). */
+long test_daemon_rss_kb(const struct test_daemon *d);
+long test_daemon_cpu_ticks(const struct test_daemon *d);
 
 /* The same, counted while the daemon has exactly one connection (ours, subtracted): earlier
  * connections the daemon has not yet seen close do not count. */
@@ -44,6 +51,8 @@ int test_send_call(int fd, const char *method, const char *params_json, const in
 /* Receives one reply (timeout 30 s): parsed object, and the fds that came with it. Returns -EPIPE
  * if the daemon closed the connection. */
 int test_recv(int fd, json_object **ret, int *ret_fds, size_t *ret_n_fds);
+/* Status's "features" once the daemon's probe finished (a new reference), NULL if it never did. */
+json_object *test_features(int fd);
 /* send_call + recv; returns the error name (static empty string on success) in *ret_error. */
 int test_call(int fd, const char *method, const char *params_json, const int *fds, size_t n_fds,
               json_object **ret_reply, const char **ret_error);

@@ -145,6 +145,36 @@ START_TEST(test_load_object) {
 }
 END_TEST
 
+/* The name load sends: what libbpf would call the object, within Load's charset. */
+START_TEST(test_object_name) {
+        static const struct { const char *path, *name; } cases[] = {
+                { "unlinksnoop.bpf.o", "unlinksnoop" },
+                { "/usr/lib/fexitd/programs/unlinksnoop.bpf.o", "unlinksnoop" },
+                { "./build/count.o", "count" },
+                { "trace.v2.o", "trace.v2" },
+                { "no-suffix", "no-suffix" },
+                { "..hidden.bpf.o", "hidden" },
+                { "my prog\xc3\xa9.o", "my_prog__" },
+                { "dir.d/x.bpf.o", "x" },
+        };
+        char name[FEXITCTL_OBJECT_NAME_MAX + 1], longer[300];
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                ck_assert_msg(fexitctl_object_name(cases[i].path, name), "%s: no name", cases[i].path);
+                ck_assert_str_eq(name, cases[i].name);
+        }
+        /* nothing left: no name is sent */
+        ck_assert(!fexitctl_object_name(".bpf.o", name));
+        ck_assert(!fexitctl_object_name("dir/", name));
+        ck_assert(!fexitctl_object_name("...o", name));
+        /* cut at Load's limit */
+        memset(longer, 'a', sizeof(longer) - 1);
+        longer[sizeof(longer) - 1] = '\0';
+        ck_assert(fexitctl_object_name(longer, name));
+        ck_assert_uint_eq(strlen(name), FEXITCTL_OBJECT_NAME_MAX);
+}
+END_TEST
+
 START_TEST(test_load_programs) {
         struct fexitctl_args *a = OK("load", "x.o", "--program", "count", "--functions", "vfs_read,vfs_*",
                                      "--functions=do_unlinkat", "--program=trace=do_sys_open",
@@ -373,6 +403,7 @@ static Suite *suite(void) {
         tcase_add_test(args, test_load_errors);
         tcase_add_test(args, test_handle_verbs);
         tcase_add_test(args, test_take_link);
+        tcase_add_test(args, test_object_name);
         tcase_add_test(codes, test_exit_codes_by_error);
         tcase_add_test(codes, test_exit_codes_by_errno);
         suite_add_tcase(s, args);

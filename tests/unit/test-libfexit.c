@@ -180,7 +180,8 @@ static bool all_writers_closed(int read_end) {
         "{\"handle\":3,\"kind\":\"link\",\"kernel_id\":17,\"name\":\"count\","                 \
         "\"target\":{\"function\":\"do_unlinkat\",\"btf_object\":\"vmlinux\",\"btf_id\":1234}," \
         "\"program\":1,\"lifetime\":\"persistent\",\"state\":\"handed-off\",\"owner_uid\":0,"  \
-        "\"owner_pid\":100,\"holder_uid\":65534,\"holder_pid\":200,\"age_sec\":1.5,"           \
+        "\"owner_pid\":100,\"holder_uid\":65534,\"holder_pid\":200,\"holder_state\":\"exited\","\
+        "\"age_sec\":1.5,"                                                                      \
         "\"grants\":[\"user:alice\",\"group:bpf\"],\"future_field\":{\"x\":1}}"
 #define PROG_JSON                                                                              \
         "{\"handle\":1,\"kind\":\"program\",\"kernel_id\":42,\"name\":\"count\","              \
@@ -270,6 +271,7 @@ START_TEST(test_list_decodes_handles) {
         ck_assert_int_eq(h->owner_pid, 100);
         ck_assert_int_eq(h->holder_uid, 65534);
         ck_assert_int_eq(h->holder_pid, 200);
+        ck_assert_str_eq(h->holder_state, "exited");
         ck_assert_double_eq(h->age_sec, 1.5);
         ck_assert_int_eq(h->run_count, FEXIT_ABSENT);
         ck_assert_ptr_null(h->map_type);
@@ -287,6 +289,7 @@ START_TEST(test_list_decodes_handles) {
         ck_assert_int_eq(h->lifetime, FEXIT_LIFETIME_CONNECTION);
         ck_assert_int_eq(h->state, FEXIT_STATE_LOADED);
         ck_assert_int_eq(h->holder_uid, FEXIT_ABSENT);   /* null is absent */
+        ck_assert_ptr_null(h->holder_state);
         ck_assert_int_eq(h->run_count, 5);
         ck_assert_int_eq(h->run_time_ns, 1000);
         ck_assert_uint_eq(h->n_grants, 0);
@@ -323,7 +326,8 @@ START_TEST(test_load_with_fd) {
                 { .sz = sizeof(sel[0]), .name = "spy", .target_prog_id = 42, .functions = fa, .n_functions = 2 },
         };
         FEXIT_OPTS(fexit_load_opts, opts, .programs = sel, .n_programs = 2,
-                   .lifetime = FEXIT_LIFETIME_PERSISTENT, .grants = grants, .n_grants = 2, .attach = true);
+                   .lifetime = FEXIT_LIFETIME_PERSISTENT, .grants = grants, .n_grants = 2, .attach = true,
+                   .name = "count");
         struct fexit_load_result *res = NULL;
         struct fexit_client *c;
         struct stat st_sent, st_got;
@@ -353,7 +357,7 @@ START_TEST(test_load_with_fd) {
                 "\"programs\":[{\"name\":\"count\",\"function\":\"do_unlinkat\"},"
                 "{\"name\":\"spy\",\"target_prog_id\":42,\"functions\":[\"vfs_read\",\"vfs_*\"]}],"
                 "\"lifetime\":\"persistent\",\"grants\":[\"user:alice\",\"group:bpf\"],"
-                "\"attach\":true,\"object\":0}}");
+                "\"attach\":true,\"name\":\"count\",\"object\":0}}");
         /* exactly one fd, the object itself; the caller's fd was not consumed */
         ck_assert_uint_eq(p.n_got_fds[0], 1);
         ck_assert_int_eq(fstat(p.got_fds[0][0], &st_got), 0);
@@ -579,8 +583,8 @@ START_TEST(test_status_and_info) {
                            "\"caller_role\":\"consumer\"}}" },
                 { .reply = "{\"parameters\":{\"version\":\"0.2\",\"uptime_sec\":1,\"programs\":0,"
                            "\"links\":0,\"maps\":0,\"connections\":1,\"caller_uid\":0,"
-                           "\"caller_role\":\"admin\",\"persistence\":false,"
-                           "\"features\":{\"tracing_multi\":true}}}" },
+                           "\"caller_role\":\"admin\",\"persistence\":false,\"features\":{\"fexit\":true,"
+                           "\"sleepable_fexit\":true,\"max_fexit_args\":12,\"module_btf\":false,\"tracing_multi\":true}}}" },
                 { .reply = "{\"parameters\":{\"vendor\":\"fexitd\",\"product\":\"fexitd\",\"version\":\"0.1.0\","
                            "\"url\":\"https://fexitd.invalid/\",\"interfaces\":[\"org.varlink.service\",\"io.fexitd\"]}}" },
         };
@@ -601,12 +605,16 @@ START_TEST(test_status_and_info) {
         ck_assert_int_eq(s->caller_uid, 1000);
         ck_assert_int_eq(s->caller_role, FEXIT_ROLE_CONSUMER);
         ck_assert(s->persistence);              /* not sent: a daemon from before the field */
-        ck_assert_int_eq(s->tracing_multi, -1);
+        ck_assert_ptr_null(s->features);        /* not sent: not probed yet */
         fexit_status_free(s);
         ck_assert_int_eq(fexit_client_status(c, &s), 0);
         ck_assert_int_eq(s->caller_role, FEXIT_ROLE_ADMIN);
         ck_assert(!s->persistence);
-        ck_assert_int_eq(s->tracing_multi, 1);
+        ck_assert_ptr_nonnull(s->features);
+        ck_assert(s->features->fexit && s->features->sleepable_fexit && !s->features->module_btf);
+        ck_assert_int_eq(s->features->max_fexit_args, 12);
+        ck_assert_ptr_null(s->features->fexit_errno);
+        ck_assert(s->features->tracing_multi);
         fexit_status_free(s);
         ck_assert_int_eq(fexit_client_get_info(c, &info), 0);
         ck_assert_str_eq(info->vendor, "fexitd");
@@ -697,6 +705,12 @@ static const struct {
           -ENOEXEC, "io.fexitd.NoFexitPrograms", "the object contains no fexit programs", "{}" },
         { "{\"error\":\"io.fexitd.LimitExceeded\",\"parameters\":{\"limit\":\"handles per user\",\"max\":64}}",
           -EDQUOT, "io.fexitd.LimitExceeded", "limit exceeded: handles per user (at most 64)", NULL },
+        { "{\"error\":\"io.fexitd.FunctionNotSleepable\",\"parameters\":{\"function\":\"bpf_fentry_test1\",\"reason\":\"not sleepable here\"}}",
+          -EOPNOTSUPP, "io.fexitd.FunctionNotSleepable",
+          "function 'bpf_fentry_test1' cannot take a sleepable fexit.s/ program: not sleepable here", NULL },
+        { "{\"error\":\"io.fexitd.TooManyArguments\",\"parameters\":{\"function\":\"do_mmap\",\"registers\":9,\"max\":6}}",
+          -E2BIG, "io.fexitd.TooManyArguments",
+          "function 'do_mmap' takes 9 argument registers; this kernel's fexit saves at most 6", NULL },
         { "{\"error\":\"io.fexitd.NotDetachable\",\"parameters\":{\"handle\":3,\"reason\":\"handed off\"}}",
           -EOPNOTSUPP, "io.fexitd.NotDetachable", "handle 3 cannot be detached: handed off", NULL },
         { "{\"error\":\"org.varlink.service.InvalidParameter\",\"parameters\":{\"parameter\":\"handle\"}}",

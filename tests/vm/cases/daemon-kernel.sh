@@ -1,11 +1,14 @@
 #!/bin/sh
 # vm-mode: fast
 # vm-timeout: 420
+# vm-modules: dummy
 # fexitd itself on a real kernel: tests/integration/test-daemon-kernel runs the installed
 # daemon on temporary dirs and checks load, attach, counting through a shared .bss, detach,
 # unload, TakeLink to a uid-65534 process (the link lives exactly as long as its fd there),
 # ShareMap least access, connection-bound release, persistence across kill -9 and SIGTERM
-# restarts (same kernel link ids), fexit on another BPF program and the verifier's log;
+# restarts (same kernel link ids), and with state.json deleted or cut short (the link rebuilt from
+# its pin: same kernel link id in bpftool's output, still counting), fexit on another BPF program
+# and the verifier's log;
 # every kernel-side claim is cross-checked with bpftool inside the test.
 . "$FEXITD_TEST_SRC/vm/guest/testlib.sh"
 

@@ -25,7 +25,7 @@ systemctl cat "$unit" >/dev/null 2>&1 || vm_fail "$unit is not installed"
 
 dump() { journalctl -b --no-pager -u fexitd -u "$unit" | tail -n 60; }
 fail() { echo "FAIL: $*"; dump; exit 1; }
-link_exists() { bpftool link show id "$1" >/dev/null 2>&1; }
+link_exists() { vm_bpftool_has link "$1"; }
 link_gone() { ! link_exists "$1"; }
 journal_has() { journalctl -b --no-pager -u "$unit" | grep -q "$1"; }
 

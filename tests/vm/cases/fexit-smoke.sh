@@ -30,8 +30,10 @@ read -r line <"$ready"
 link_id=${line#link_id=}
 link_id=${link_id%% *}
 prog_id=${line##*prog_id=}
-link=$(bpftool -j link show id "$link_id") || { kill "$pid"; vm_fail "bpftool link show id $link_id"; }
-prog=$(bpftool -j prog show id "$prog_id") || { kill "$pid"; vm_fail "bpftool prog show id $prog_id"; }
+vm_bpftool_has link "$link_id" || { kill "$pid"; vm_fail "bpftool does not show link $link_id"; }
+link=$vm_bpftool_out
+vm_bpftool_has prog "$prog_id" || { kill "$pid"; vm_fail "bpftool does not show prog $prog_id"; }
+prog=$vm_bpftool_out
 echo "bpftool link: $link"
 echo "bpftool prog: $prog"
 kill -TERM "$pid"
@@ -45,6 +47,6 @@ done
 for want in '"type":"tracing"' '"name":"fexit_count"'; do
 	echo "$prog" | grep -q "$want" || vm_fail "bpftool prog show: no $want for prog $prog_id"
 done
-gone() { ! bpftool link show id "$link_id" >/dev/null 2>&1; }
+gone() { ! vm_bpftool_has link "$link_id"; }
 vm_wait_for 10 gone || vm_fail "link $link_id still exists after its only holder exited"
 echo "PASS: fexit link $link_id (prog $prog_id) counted, shown by bpftool as tracing/trace_fexit, gone after exit"

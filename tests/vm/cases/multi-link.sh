@@ -28,6 +28,8 @@ fexitctl status >/dev/null || fail "fexitd not reachable through its socket"
 # The mode this kernel must give: multi-links came with 7.3.
 IFS=.- read -r major minor _ <<<"$(uname -r)"
 if [ "$major" -gt 7 ] || { [ "$major" -eq 7 ] && [ "$minor" -ge 3 ]; }; then want=true; else want=false; fi
+# the kernel's features are probed on a worker at start: absent for the first moments
+vm_wait_for 60 sh -c 'fexitctl --json status | jq -e .features >/dev/null' || fail "Status never reported the kernel's features"
 feature=$(fexitctl --json status | jq -r '.features.tracing_multi')
 [ "$feature" = "$want" ] || fail "kernel $(uname -r): Status says tracing_multi=$feature, expected $want"
 fexitctl status | grep -q "^Multi-link: *$([ "$want" = true ] && echo yes || echo no)" ||

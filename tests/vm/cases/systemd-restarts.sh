@@ -28,7 +28,7 @@ dump() { systemctl status --no-pager fexitd.service | tail -n 20; journalctl -b 
 fail() { echo "FAIL: $*"; dump; exit 1; }
 main_pid() { systemctl show -p MainPID --value fexitd.service; }
 active() { [ "$(systemctl is-active fexitd.service)" = active ]; }
-link_exists() { bpftool link show id "$1" >/dev/null 2>&1; }
+link_exists() { vm_bpftool_has link "$1"; }
 link_gone() { ! link_exists "$1"; }
 describe_kid() { fexitctl --json describe "$1" | jq -r '.handle.kernel_id'; }
 

@@ -23,3 +23,17 @@ vm_wait_for() {
 	done
 	return 1
 }
+
+# vm_bpftool_has KIND ID: succeeds when bpftool shows that link/prog/map, fails when it says there
+# is none (ENOENT); any other answer fails the test. Reads what bpftool prints, never its exit
+# status: bpftool 7.5 exits 255 from `link show id N` even when it prints the link, so a check
+# built on the status fails there, and its negation passes without checking anything.
+# The JSON it printed stays in $vm_bpftool_out.
+vm_bpftool_has() {
+	vm_bpftool_out=$(bpftool -j "$1" show id "$2" 2>&1)
+	case $vm_bpftool_out in
+	"{\"id\":$2,"*) return 0 ;;
+	*"No such file or directory"*) return 1 ;;
+	esac
+	vm_fail "bpftool $1 show id $2 printed neither the $1 nor ENOENT: $vm_bpftool_out"
+}

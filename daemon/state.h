@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Private to state.c and state-rebuild.c: how the state file and the pins are reconciled. */
+
+#include "daemon/methods.h"
+
+/* Handle numbers above this are refused from a state file or a pin name, so that next_handle
+ * can never wrap (and stays exact as a JSON number for any client). */
+#define STATE_HANDLE_MAX ((uint64_t) 1 << 53)
+
+void state_pin_path(const struct server *s, enum handle_kind kind, uint64_t id, char *buf, size_t size);
+/* Parses "prog-N", "link-N", "map-N" strictly (decimal, no sign or leading zero, 1..STATE_HANDLE_MAX). */
+int state_pin_name_parse(const char *name, enum handle_kind *ret_kind, uint64_t *ret_id);
+
+/* The pins are the truth about what exists, the records (a table of parsed, checked state
+ * records, not yet adopted) only describe it. Every pin of ours holding a live object of its
+ * kind is adopted: with its record when the record names the same kernel object, else rebuilt
+ * from the kernel's own info. Nothing is unpinned but the temporary read-only pins. Links'
+ * programs and maps' groups are then checked against the kernel. Records without a pin are
+ * adopted only as handed-off links of this boot whose program is ours; the rest are dropped
+ * (they hold nothing). Every record ends up adopted or freed: records is empty afterwards.
+ * Fails only if the pin folder cannot be read (then nothing is adopted). */
+int state_rebuild(struct server *s, struct handle_table *records, bool same_boot);
