@@ -30,12 +30,12 @@ static int strv_to_json(json_object *p, const char *key, const char *const *v, s
                 return 0;
         if (!v)
                 return -EINVAL;
-        a = json_object_new_array_ext((int) n);
+        a = vl_array();
         vl_add(p, key, a);
         for (size_t i = 0; i < n; i++) {
                 if (!v[i] || !*v[i])
                         return -EINVAL;
-                json_object_array_add(a, json_object_new_string(v[i]));
+                vl_append(a, json_object_new_string(v[i]));
         }
         return 0;
 }
@@ -46,7 +46,7 @@ static int select_to_json(json_object *array, const struct fexit_program_select 
         if (!s->name || !*s->name || !OPTS_VALID(s, fexit_program_select))
                 return -EINVAL;
         o = vl_obj();
-        json_object_array_add(array, o);
+        vl_append(array, o);
         vl_add_str(o, "name", s->name);
         vl_add_str(o, "function", OPTS_GET(s, function, NULL));
         if (OPTS_GET(s, target_prog_id, 0) != 0)
@@ -65,7 +65,7 @@ static int selects_to_json(json_object *p, const struct fexit_program_select *v,
         if (!v || v->sz < sizeof(size_t))
                 return -EINVAL;
         stride = v->sz;
-        a = json_object_new_array_ext((int) n);
+        a = vl_array();
         vl_add(p, "programs", a);
         for (size_t i = 0; i < n; i++) {
                 const struct fexit_program_select *s = (const void *) ((const char *) v + i * stride);
@@ -361,6 +361,9 @@ FEXIT_API int fexit_client_call_json(struct fexit_client *c, const char *method,
                 return -EINVAL;
         if (params_json && vl_json_parse(params_json, &p) < 0)
                 return client_fail(c, -EINVAL, "the parameters are not a JSON object");
+        /* the daemon refuses it too; a caller that sent one meant some other string */
+        if (vl_json_has_nul(p))
+                return client_fail(c, -EINVAL, "a string in the parameters contains a NUL (\\u0000)");
         if (!strchr(method, '.') && asprintf(&full, "io.fexitd.%s", method) < 0)
                 return client_fail(c, -ENOMEM, "out of memory");
         r = client_call(c, full ? full : method, TAKE_PTR(p), fds, n_fds, &reply, ret_fds, ret_n_fds);

@@ -8,11 +8,13 @@
 #include "client/libfexit-internal.h"
 #include "common/varlink-json.h"
 
-/* Templates name parameters in braces; "{suggestions}" expands an array to "a, b, c". */
+/* Templates name parameters in braces; "{suggestions}" expands an array to "a, b, c". A row
+ * with `when` applies only to a reply that has that parameter; the row without it follows. */
 static const struct error_desc {
         const char *name;
         int err;
         const char *template;
+        const char *when;
 } error_table[] = {
         { "io.fexitd.NoSuchHandle",          ENOENT,     "no such handle {handle}" },
         { "io.fexitd.WrongHandleKind",       EINVAL,     "handle {handle} is a {actual}, not a {expected}" },
@@ -27,6 +29,7 @@ static const struct error_desc {
         { "io.fexitd.VerifierRejected",      EINVAL,     "the verifier rejected program '{program}' ({errno})" },
         { "io.fexitd.KernelError",           0,          "{operation} failed: {message} ({errno})" },
         { "io.fexitd.NotDetachable",         EOPNOTSUPP, "handle {handle} cannot be detached: {reason}" },
+        { "io.fexitd.InvalidFileDescriptors", EBADF,     "{parameter} names fd index {index}, which the message does not carry", "index" },
         { "io.fexitd.InvalidFileDescriptors", EBADF,     "expected {expected} file descriptors, received {received}" },
         { "io.fexitd.PermissionDenied",      EACCES,     "permission denied: {reason}" },
         { "io.fexitd.LimitExceeded",         EDQUOT,     "limit exceeded: {limit} (at most {max})" },
@@ -39,9 +42,10 @@ static const struct error_desc {
         { "org.varlink.service.ExpectedMore", EPROTO,    "the method expects a 'more' call" },
 };
 
-static const struct error_desc *error_lookup(const char *name) {
+static const struct error_desc *error_lookup(const char *name, json_object *parameters) {
         for (size_t i = 0; i < ELEMENTSOF(error_table); i++)
-                if (streq(error_table[i].name, name))
+                if (streq(error_table[i].name, name) &&
+                    (!error_table[i].when || json_object_object_get_ex(parameters, error_table[i].when, NULL)))
                         return &error_table[i];
         return NULL;
 }
@@ -59,7 +63,7 @@ static int errno_from_name(const char *name) {
 }
 
 int error_to_errno(const char *name, json_object *parameters) {
-        const struct error_desc *d = error_lookup(name);
+        const struct error_desc *d = error_lookup(name, parameters);
         int e;
 
         if (!d)
@@ -90,7 +94,7 @@ static void put_param(FILE *f, json_object *parameters, const char *key, size_t 
 }
 
 char *error_describe(const char *name, json_object *parameters) {
-        const struct error_desc *d = error_lookup(name);
+        const struct error_desc *d = error_lookup(name, parameters);
         char *buf = NULL;
         size_t size = 0;
         FILE *f;

@@ -22,9 +22,18 @@ struct fexit_client {
 };
 
 /* libbpf-style options checks: sz must cover at least the size field, and bytes a newer caller
- * set beyond what this library knows must be zero. */
+ * set beyond what this library knows must be zero. "What it knows" ends with the last field,
+ * not at sizeof: a newer field may sit in what is tail padding here (an int after
+ * fexit_client_opts.timeout_ms), and sizeof would never look at it. Each options struct names
+ * its last field below; a new field moves that line with it. */
 bool opts_valid(const void *opts, size_t known_size);
-#define OPTS_VALID(opts, type) (!(opts) || opts_valid((opts), sizeof(struct type)))
+#define offsetofend(TYPE, FIELD) (offsetof(TYPE, FIELD) + sizeof(((TYPE *) 0)->FIELD))
+#define OPTS_VALID(opts, type) \
+        (!(opts) || opts_valid((opts), offsetofend(struct type, type##__last_field)))
+#define fexit_client_opts__last_field timeout_ms
+#define fexit_program_select__last_field n_functions
+#define fexit_load_opts__last_field name
+#define fexit_attach_opts__last_field n_grants
 #define OPTS_HAS(opts, field) \
         ((opts) && (opts)->sz >= offsetof(typeof(*(opts)), field) + sizeof((opts)->field))
 #define OPTS_GET(opts, field, fallback) (OPTS_HAS(opts, field) ? (opts)->field : (fallback))

@@ -60,12 +60,14 @@ extern "C" {
 
 /* Declares an options struct with its size filled in, e.g.
  *   FEXIT_OPTS(fexit_client_opts, opts, .timeout_ms = 5000); */
+/* As libbpf's LIBBPF_OPTS: NAME itself is zeroed first, padding included, and then initialized
+ * from the literal, which in practice leaves its padding zero. The library checks the bytes
+ * after the last field it knows (tail padding too), so that a newer field placed there is never
+ * silently ignored; a copy through a temporary would carry the temporary's garbage padding. */
 #define FEXIT_OPTS(TYPE, NAME, ...)                                                 \
         struct TYPE NAME = ({                                                       \
-                struct TYPE _opts_;                                                 \
-                __builtin_memset(&_opts_, 0, sizeof(_opts_));                       \
-                _opts_ = (struct TYPE) { .sz = sizeof(struct TYPE), __VA_ARGS__ };  \
-                _opts_;                                                             \
+                __builtin_memset(&NAME, 0, sizeof(struct TYPE));                    \
+                (struct TYPE) { .sz = sizeof(struct TYPE), __VA_ARGS__ };           \
         })
 
 /* Most fds one message may carry, in either direction. */
@@ -94,6 +96,7 @@ struct fexit_client_opts {
         /* Longest wait for one call's reply (and for connecting), in milliseconds; 0 waits forever.
          * A Load with many functions can take seconds on a busy machine. */
         int timeout_ms;
+        size_t :0;                      /* tail padding is checked too (see FEXIT_OPTS) */
 };
 
 /* Connects to path, or to $FEXITD_SOCKET if path is NULL, or to FEXIT_DEFAULT_SOCKET. Fails with
@@ -252,6 +255,7 @@ struct fexit_program_select {
         uint32_t target_prog_id;        /* attach to a function of this BPF program; 0: kernel */
         const char *const *functions;   /* one instance per function: names or globs ("vfs_*") */
         size_t n_functions;
+        size_t :0;
 };
 
 struct fexit_load_opts {
@@ -268,6 +272,7 @@ struct fexit_load_opts {
          * names the .bss/.data/.rodata maps after it, truncated to 15 characters as bpftool
          * shows them. NULL: the catalog entry's name, or "fexitd" for fexit_client_load(). */
         const char *name;
+        size_t :0;
 };
 
 /* Loads the fexit programs of the BPF ELF object open at object_fd (not consumed: the library
@@ -284,6 +289,7 @@ struct fexit_attach_opts {
         enum fexit_lifetime lifetime;
         const char *const *grants;      /* added to the program's grants on the new link(s) */
         size_t n_grants;
+        size_t :0;
 };
 /* Attaches a program handle; ret_link (may be NULL) receives the new link handle. */
 FEXIT_API int fexit_client_attach(struct fexit_client *c, int64_t handle,

@@ -57,6 +57,30 @@ static inline void closep(int *fd) {
                         func(*p);                        \
         }
 
+/* Makes room for need elements of size bytes in *p, doubling (at least 16). Grow or fail, never
+ * both: *p and *cap change only once realloc succeeded (as systemd's GREEDY_REALLOC). 0 or
+ * -ENOMEM. */
+static inline int greedy_realloc(void **p, size_t *cap, size_t need, size_t size) {
+        size_t n = *cap ? *cap : 16;
+        void *q;
+
+        if (need <= *cap)
+                return 0;
+        while (n < need) {
+                if (n > SIZE_MAX / 2)
+                        return -ENOMEM;
+                n *= 2;
+        }
+        q = reallocarray(*p, n, size);
+        if (!q)
+                return -ENOMEM;
+        *p = q;
+        *cap = n;
+        return 0;
+}
+#define GREEDY_REALLOC(array, cap, need) \
+        greedy_realloc((void **) &(array), &(cap), (need), sizeof((array)[0]))
+
 /* Keeps fds above stdio so a stray write to fd 0-2 never lands in a BPF object (as libbpf's
  * ensure_good_fd does). Consumes fd; returns the new fd or -errno. */
 int fd_move_above_stdio(int fd);

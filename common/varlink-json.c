@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -30,11 +34,18 @@ static size_t utf8_len(const unsigned char *p) {
         return 0;
 }
 
-/* An RFC 8259 grammar check run before json-c, whose strict mode still takes raw control
- * characters in strings, text that is not UTF-8, Infinity, NaN and numbers like "1.". */
+/* An RFC 8259 grammar check run before json-c. It is the only judge of what is JSON: json-c's
+ * strict mode takes raw control characters in strings, text that is not UTF-8, Infinity, NaN and
+ * numbers like "1.", and from 0.18 on refuses raw non-ASCII UTF-8 (json-c issues 875, 892), so
+ * which valid text passed would depend on the json-c a distribution ships. */
 struct scan {
         const unsigned char *p;
         unsigned depth;
+        size_t n_wide;               /* integers beyond int64 and uint64 */
+        /* second pass only: the text again, each wide integer marked as a float (below) */
+        const unsigned char *text;
+        char *out;
+        size_t out_len, copied;
 };
 
 static void skip_ws(struct scan *s) {
@@ -50,13 +61,43 @@ static bool digits(struct scan *s) {
         return s->p > start;
 }
 
+/* Whether the digits [d, end) of an integer are beyond what json-c can hold exactly: below
+ * INT64_MIN or above UINT64_MAX. */
+static bool integer_is_wide(const unsigned char *d, const unsigned char *end, bool negative) {
+        const char *limit = negative ? "9223372036854775808" : "18446744073709551615";
+        size_t n = (size_t) (end - d), max = strlen(limit);
+
+        return n > max || (n == max && strncmp((const char *) d, limit, n) > 0);
+}
+
+/* json-c clamps such an integer to INT64_MIN or UINT64_MAX without a word, and nothing in the
+ * object it builds tells "-99999999999999999999999" from "-9223372036854775808". Written with
+ * "e0" it becomes the float it is as a number, which no int parameter accepts. */
+static void mark_wide(struct scan *s) {
+        size_t n = (size_t) (s->p - s->text) - s->copied;
+
+        s->n_wide++;
+        if (!s->out)
+                return;
+        memcpy(s->out + s->out_len, s->text + s->copied, n);
+        memcpy(s->out + s->out_len + n, "e0", 2);
+        s->out_len += n + 2;
+        s->copied += n;
+}
+
 static bool scan_number(struct scan *s) {
-        if (*s->p == '-')
+        bool negative = *s->p == '-';
+        const unsigned char *d;
+
+        if (negative)
                 s->p++;
+        d = s->p;
         if (*s->p == '0')
                 s->p++;
         else if (!digits(s))
                 return false;
+        if (*s->p != '.' && *s->p != 'e' && *s->p != 'E' && integer_is_wide(d, s->p, negative))
+                mark_wide(s);
         if (*s->p == '.') {
                 s->p++;
                 if (!digits(s))
@@ -72,7 +113,9 @@ static bool scan_number(struct scan *s) {
         return true;
 }
 
-static bool scan_string(struct scan *s) {
+/* A key is refused if it holds an escaped NUL: json-c keeps keys as C strings, so "handle\u0000x"
+ * would silently become "handle", a different key than the one sent. */
+static bool scan_string(struct scan *s, bool key) {
         s->p++;   /* the opening quote */
         for (;;) {
                 unsigned char c = *s->p;
@@ -90,6 +133,8 @@ static bool scan_string(struct scan *s) {
                                 for (int i = 1; i <= 4; i++)
                                         if (!isxdigit(s->p[i]))
                                                 return false;
+                                if (key && strncmp((const char *) s->p + 1, "0000", 4) == 0)
+                                        return false;
                                 s->p += 5;
                         } else if (c && strchr("\"\\/bfnrt", c))
                                 s->p++;
@@ -120,7 +165,7 @@ static bool scan_container(struct scan *s, unsigned char close, bool object) {
         for (;;) {
                 skip_ws(s);
                 if (object) {
-                        if (*s->p != '"' || !scan_string(s))
+                        if (*s->p != '"' || !scan_string(s, true))
                                 return false;
                         skip_ws(s);
                         if (*s->p++ != ':')
@@ -153,7 +198,7 @@ static bool scan_value(struct scan *s) {
         switch (*s->p) {
         case '{': return scan_container(s, '}', true);
         case '[': return scan_container(s, ']', false);
-        case '"': return scan_string(s);
+        case '"': return scan_string(s, false);
         case 't': return literal(s, "true");
         case 'f': return literal(s, "false");
         case 'n': return literal(s, "null");
@@ -161,28 +206,56 @@ static bool scan_value(struct scan *s) {
         }
 }
 
-static bool text_is_json(const char *text) {
-        struct scan s = { .p = (const unsigned char *) text };
-
-        if (!scan_value(&s))
+static bool scan_text(struct scan *s) {
+        if (!scan_value(s))
                 return false;
-        skip_ws(&s);
-        return *s.p == 0;
+        skip_ws(s);
+        return *s->p == 0;
+}
+
+/* -EBADMSG if text is not JSON. Otherwise *ret_rewritten is NULL, or the text to give json-c
+ * instead, with its wide integers marked (mark_wide()). */
+static int text_check(const char *text, size_t len, char **ret_rewritten) {
+        struct scan s = { .p = (const unsigned char *) text, .text = (const unsigned char *) text };
+        char *out;
+
+        *ret_rewritten = NULL;
+        if (!scan_text(&s))
+                return -EBADMSG;
+        if (s.n_wide == 0)
+                return 0;
+        out = malloc(len + 2 * s.n_wide + 1);
+        if (!out)
+                return -ENOMEM;
+        s = (struct scan) { .p = (const unsigned char *) text, .text = (const unsigned char *) text,
+                            .out = out };
+        (void) scan_text(&s);
+        memcpy(out + s.out_len, text + s.copied, len - s.copied + 1);
+        *ret_rewritten = out;
+        return 0;
 }
 
 int vl_json_parse(const char *text, json_object **ret) {
         json_tokener *tok = json_tokener_new_ex(VL_JSON_DEPTH_MAX);
+        _cleanup_free_ char *rewritten = NULL;
         json_object *o;
         size_t len = strlen(text);
         bool trailing;
+        int r;
 
         if (!tok)
                 return -ENOMEM;
-        if (!text_is_json(text)) {
+        r = text_check(text, len, &rewritten);
+        if (r < 0) {
                 json_tokener_free(tok);
-                return -EBADMSG;
+                return r;
         }
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        if (rewritten) {
+                text = rewritten;
+                len = strlen(text);
+        }
+        /* not JSON_TOKENER_STRICT: the text is known to be JSON (above), json-c only builds it */
+        json_tokener_set_flags(tok, 0);
         if (len > INT32_MAX) {
                 json_tokener_free(tok);
                 return -EMSGSIZE;
@@ -197,6 +270,33 @@ int vl_json_parse(const char *text, json_object **ret) {
         }
         *ret = o;
         return 0;
+}
+
+/* json-c keeps what "\u0000" decodes to, but every C string taken from it ends there: a value
+ * holding one would be acted on as a different, shorter string than the one sent. */
+static bool string_has_nul(json_object *v) {
+        return strlen(json_object_get_string(v)) != (size_t) json_object_get_string_len(v);
+}
+
+bool vl_json_has_nul(json_object *v) {
+        switch (json_object_get_type(v)) {
+        case json_type_string:
+                return string_has_nul(v);
+        case json_type_array:
+                for (size_t i = 0; i < json_object_array_length(v); i++)
+                        if (vl_json_has_nul(json_object_array_get_idx(v, i)))
+                                return true;
+                return false;
+        case json_type_object: {
+                struct json_object_iter it;
+                json_object_object_foreachC(v, it)
+                        if (vl_json_has_nul(it.val))
+                                return true;
+                return false;
+        }
+        default:
+                return false;
+        }
 }
 
 static json_object *params_or_empty(json_object *msg, json_object *p) {
@@ -229,6 +329,10 @@ int vl_call_parse(json_object *msg, struct vl_call *ret, const char **ret_reason
                 *ret_reason = "the call has no \"method\" string";
                 return -EBADMSG;
         }
+        if (vl_json_has_nul(json_object_object_get(msg, "method"))) {
+                *ret_reason = "the method name contains a NUL";
+                return -EBADMSG;
+        }
         c.parameters = params_or_empty(msg, p);
         if (!c.parameters)
                 return -ENOMEM;
@@ -250,6 +354,8 @@ int vl_reply_parse(json_object *msg, struct vl_reply *ret) {
                 else
                         return -EBADMSG;
         }
+        if (r.error && vl_json_has_nul(json_object_object_get(msg, "error")))
+                return -EBADMSG;
         r.parameters = params_or_empty(msg, p);
         if (!r.parameters)
                 return -ENOMEM;
@@ -274,18 +380,158 @@ static void make_utf8(char *text) {
         }
 }
 
-static char *format(json_object *o) {
-        const char *s;
-        char *copy;
+/* Our own writer rather than json_object_to_json_string_ext(): json-c ignores failed appends
+ * while it writes, and under memory pressure it printed "version":"" or "":0 for fields it had,
+ * a valid message that says something else than the object. (glibc's open_memstream() is no
+ * better: a failed grow there lost 32 bytes from the middle of a description.) Every append
+ * here is checked; after the first failure nothing more is written and the text is refused. */
+struct out {
+        char *buf;
+        size_t len, cap;
+        bool failed;
+};
 
-        if (!o)
+static void put(struct out *o, const char *s, size_t n) {
+        if (o->failed)
+                return;
+        if (GREEDY_REALLOC(o->buf, o->cap, o->len + n + 1) < 0) {
+                o->failed = true;
+                return;
+        }
+        memcpy(o->buf + o->len, s, n);
+        o->len += n;
+        o->buf[o->len] = 0;
+}
+
+static void put_str(struct out *o, const char *s) {
+        put(o, s, strlen(s));
+}
+
+static bool needs_escape(unsigned char c) {
+        return c < 0x20 || c == '"' || c == '\\';
+}
+
+static void put_string(struct out *o, const char *s, size_t n) {
+        put(o, "\"", 1);
+        for (size_t i = 0; i < n;) {
+                size_t run = 0;
+                unsigned char c;
+                const char *esc;
+                char u[8];
+
+                while (i + run < n && !needs_escape((unsigned char) s[i + run]))
+                        run++;
+                put(o, s + i, run);   /* the common case: whole names and messages */
+                i += run;
+                if (i == n)
+                        break;
+                c = (unsigned char) s[i++];
+                esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\f' ? "\\f" :
+                      c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+                if (!esc) {
+                        snprintf(u, sizeof(u), "\\u%04x", c);
+                        esc = u;
+                }
+                put_str(o, esc);
+        }
+        put(o, "\"", 1);
+}
+
+/* Without printf: replies are mostly integers, and this is the hot path of every call. */
+static void put_uint(struct out *o, uint64_t u, bool minus) {
+        char buf[24], *p = buf + sizeof(buf);
+
+        do
+                *--p = (char) ('0' + u % 10);
+        while ((u /= 10) > 0);
+        if (minus)
+                *--p = '-';
+        put(o, p, (size_t) (buf + sizeof(buf) - p));
+}
+
+/* The shortest of %.15g and %.17g that reads back as the same double, always with a '.' or an
+ * exponent so that it stays a float, and a '.' whatever the locale. */
+static void put_double(struct out *o, double d) {
+        char buf[64], *comma;
+
+        if (!isfinite(d)) {
+                put_str(o, "null");   /* JSON has no NaN or infinity */
+                return;
+        }
+        snprintf(buf, sizeof(buf), "%.15g", d);
+        if (strtod(buf, NULL) != d)
+                snprintf(buf, sizeof(buf), "%.17g", d);
+        if ((comma = strchr(buf, ',')))
+                *comma = '.';
+        if (!strpbrk(buf, ".eEn"))
+                strcat(buf, ".0");
+        put_str(o, buf);
+}
+
+static void put_value(struct out *o, json_object *v) {
+        struct json_object_iter it;
+        bool first = true;
+
+        switch (json_object_get_type(v)) {
+        case json_type_null:
+                put_str(o, "null");
+                return;
+        case json_type_boolean:
+                put_str(o, json_object_get_boolean(v) ? "true" : "false");
+                return;
+        case json_type_int:
+                if (json_object_get_int64(v) == INT64_MAX)   /* perhaps a uint64 above it */
+                        put_uint(o, json_object_get_uint64(v), false);
+                else if (json_object_get_int64(v) < 0)
+                        put_uint(o, -(uint64_t) json_object_get_int64(v), true);
+                else
+                        put_uint(o, (uint64_t) json_object_get_int64(v), false);
+                return;
+        case json_type_double:
+                put_double(o, json_object_get_double(v));
+                return;
+        case json_type_string:
+                put_string(o, json_object_get_string(v), (size_t) json_object_get_string_len(v));
+                return;
+        case json_type_array:
+                put(o, "[", 1);
+                for (size_t i = 0; i < json_object_array_length(v); i++) {
+                        if (i)
+                                put(o, ",", 1);
+                        put_value(o, json_object_array_get_idx(v, i));
+                }
+                put(o, "]", 1);
+                return;
+        case json_type_object:
+                put(o, "{", 1);
+                json_object_object_foreachC(v, it) {
+                        if (!first)
+                                put(o, ",", 1);
+                        first = false;
+                        put_string(o, it.key, strlen(it.key));
+                        put(o, ":", 1);
+                        put_value(o, it.val);
+                }
+                put(o, "}", 1);
+                return;
+        }
+}
+
+static char *format(json_object *o) {
+        struct out out = {};
+
+        if (!o || vl_broken(o)) {
+                json_object_put(o);
                 return NULL;
-        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        copy = s ? strdup(s) : NULL;
+        }
+        put_value(&out, o);
         json_object_put(o);
-        if (copy)
-                make_utf8(copy);
-        return copy;
+        if (out.failed || !out.buf) {
+                free(out.buf);
+                return NULL;
+        }
+        make_utf8(out.buf);
+        return out.buf;
 }
 
 char *vl_format_call(const char *method, json_object *parameters, bool oneway) {
@@ -331,7 +577,8 @@ static int param_store(const struct vl_param *p, json_object *val, void *out) {
 
         switch (p->type) {
         case VL_INT:
-                /* json-c clamps what does not fit into int64 instead of failing */
+                /* json-c reads 2^63..2^64-1 as uint64 and get_int64 clamps it to INT64_MAX; what
+                 * is wider still arrives as a float (mark_wide()) */
                 if (!json_object_is_type(val, json_type_int) ||
                     (json_object_get_int64(val) == INT64_MAX && json_object_get_uint64(val) != INT64_MAX))
                         return -EINVAL;
@@ -346,7 +593,8 @@ static int param_store(const struct vl_param *p, json_object *val, void *out) {
                 *(uint32_t *) field = (uint32_t) i;
                 return 0;
         case VL_STRING:
-                if (!json_object_is_type(val, json_type_string))
+                if (!json_object_is_type(val, json_type_string) ||
+                    (p->valid && !p->valid(json_object_get_string(val))))
                         return -EINVAL;
                 *(const char **) field = json_object_get_string(val);
                 return 0;
@@ -376,8 +624,10 @@ int vl_params_parse(json_object *parameters, const struct vl_param *spec, void *
 
                 while (p->name && strcmp(p->name, key) != 0)
                         p++;
-                /* null is how varlink spells an absent optional field */
-                if (!p->name || (val ? param_store(p, val, out) : (p->required ? -EINVAL : 0)) < 0) {
+                /* null is how varlink spells an absent optional field; a NUL anywhere in a
+                 * value (a grant in an array, a function in an object) refuses the parameter */
+                if (!p->name || vl_json_has_nul(val) ||
+                    (val ? param_store(p, val, out) : (p->required ? -EINVAL : 0)) < 0) {
                         *ret_bad = key;
                         return -EINVAL;
                 }
@@ -390,12 +640,82 @@ int vl_params_parse(json_object *parameters, const struct vl_param *spec, void *
         return 0;
 }
 
+/* Builders never hand out NULL: when json-c cannot allocate, they return a reference to a
+ * preallocated broken object or array, and whatever a broken or missing value is added to is
+ * broken too. A broken message cannot be formatted (vl_format_*() return NULL), so an
+ * allocation failure anywhere while a reply is built ends in an error, never in a reply that
+ * quietly lacks a field. */
+static int broken_tag;
+static json_object *broken_object, *broken_array;
+
+__attribute__((constructor)) static void broken_init(void) {
+        broken_object = json_object_new_object();
+        broken_array = json_object_new_array();
+        if (!broken_object || !broken_array)
+                abort();   /* at program start: nothing to lose yet */
+        json_object_set_userdata(broken_object, &broken_tag, NULL);
+        json_object_set_userdata(broken_array, &broken_tag, NULL);
+}
+
+static bool tagged(json_object *o) {
+        return o && json_object_get_userdata(o) == &broken_tag;
+}
+
+static void mark_broken(json_object *o) {
+        if (o && !tagged(o))
+                json_object_set_userdata(o, &broken_tag, NULL);
+}
+
+/* Deep: a container may have been added to its parent before it was filled. */
+bool vl_broken(json_object *o) {
+        if (tagged(o))
+                return true;
+        if (json_object_is_type(o, json_type_array)) {
+                for (size_t i = 0; i < json_object_array_length(o); i++)
+                        if (vl_broken(json_object_array_get_idx(o, i)))
+                                return true;
+        } else if (json_object_is_type(o, json_type_object)) {
+                struct json_object_iter it;
+                json_object_object_foreachC(o, it)
+                        if (vl_broken(it.val))
+                                return true;
+        }
+        return false;
+}
+
 json_object *vl_obj(void) {
-        return json_object_new_object();
+        json_object *o = json_object_new_object();
+
+        return o ? o : json_object_get(broken_object);
+}
+
+json_object *vl_array(void) {
+        json_object *a = json_object_new_array();
+
+        return a ? a : json_object_get(broken_array);
+}
+
+/* Takes v. Returns whether v can go into o; if not, v is released and o is broken. */
+static bool can_add(json_object *o, json_object *v) {
+        if (o && !tagged(o) && v && !tagged(v))
+                return true;
+        json_object_put(v);
+        mark_broken(o);
+        return false;
 }
 
 void vl_add(json_object *o, const char *key, json_object *v) {
-        json_object_object_add(o, key, v);
+        if (can_add(o, v) && json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                mark_broken(o);
+        }
+}
+
+void vl_append(json_object *a, json_object *v) {
+        if (can_add(a, v) && json_object_array_add(a, v) < 0) {
+                json_object_put(v);
+                mark_broken(a);
+        }
 }
 
 void vl_add_int(json_object *o, const char *key, int64_t v) {
@@ -405,6 +725,22 @@ void vl_add_int(json_object *o, const char *key, int64_t v) {
 void vl_add_str(json_object *o, const char *key, const char *v) {
         if (v)
                 vl_add(o, key, json_object_new_string(v));
+}
+
+void vl_add_echo(json_object *o, const char *key, const char *v) {
+        size_t n = v ? strlen(v) : 0;
+        char buf[VL_ECHO_MAX + 4];
+
+        if (n <= VL_ECHO_MAX) {
+                vl_add_str(o, key, v);
+                return;
+        }
+        n = VL_ECHO_MAX;
+        while (n > 0 && cont((unsigned char) v[n]))
+                n--;
+        memcpy(buf, v, n);
+        strcpy(buf + n, "...");
+        vl_add_str(o, key, buf);
 }
 
 void vl_add_bool(json_object *o, const char *key, bool v) {

@@ -51,19 +51,36 @@ struct vl_param {
         enum vl_param_type type;
         bool required;
         size_t offset;             /* offsetof() the field in the caller's struct */
+        bool (*valid)(const char *s);   /* VL_STRING: also refused unless this holds (optional) */
 };
 
-/* Fills the fields of *out. On failure returns -EINVAL and names the offending parameter. */
+/* Whether a string anywhere in v (nested arrays and objects included) holds a NUL ("\u0000"):
+ * C code would see only what comes before it. */
+bool vl_json_has_nul(json_object *v);
+
+/* Fills the fields of *out. On failure returns -EINVAL and names the offending parameter; a
+ * value with a NUL in any of its strings is refused, whatever its type in the spec. */
 int vl_params_parse(json_object *parameters, const struct vl_param *spec, void *out,
                     const char **ret_bad);
 
-/* Small builders used everywhere. */
+/* Adds v, a string the client sent, echoed back in an error: at most VL_ECHO_MAX bytes of it
+ * (cut at a character boundary, "..." appended), so a 200,000-character name costs its sender
+ * a short reply, not the daemon a copy of it in every error and log line. */
+#define VL_ECHO_MAX 256
+void vl_add_echo(json_object *o, const char *key, const char *v);
+
+/* Small builders used everywhere. They never return NULL nor fail loudly: when an allocation
+ * fails the value is "broken", so is everything it is added to, and a broken message cannot be
+ * formatted (vl_format_*() return NULL, as for ENOMEM). */
 json_object *vl_obj(void);   /* a new empty object */
+json_object *vl_array(void); /* a new empty array */
+void vl_append(json_object *a, json_object *v);                  /* takes v */
+bool vl_broken(json_object *o);   /* an allocation failed while it was built */
 void vl_add_int(json_object *o, const char *key, int64_t v);
 void vl_add_str(json_object *o, const char *key, const char *v);   /* NULL: not added */
 void vl_add_bool(json_object *o, const char *key, bool v);
 void vl_add_double(json_object *o, const char *key, double v);
-void vl_add(json_object *o, const char *key, json_object *v);      /* takes v */
+void vl_add(json_object *o, const char *key, json_object *v);      /* takes v; NULL breaks o */
 
 /* Lookup helpers that tolerate absence: return the default when missing or of another type. */
 int64_t vl_get_int(json_object *o, const char *key, int64_t def);

@@ -25,20 +25,20 @@ void call_reply_bb_error(struct call *c, const struct bb_error *e) {
                 break;
         case BB_ERR_NO_SUCH_PROGRAM:
                 name = "io.fexitd.NoSuchProgram";
-                vl_add_str(p, "name", e->program ? e->program : "");
+                vl_add_echo(p, "name", e->program ? e->program : "");
                 break;
         case BB_ERR_NO_SUCH_FUNCTION: {
-                json_object *list = json_object_new_array();
+                json_object *list = vl_array();
                 name = "io.fexitd.NoSuchFunction";
-                vl_add_str(p, "function", e->function ? e->function : "");
+                vl_add_echo(p, "function", e->function ? e->function : "");
                 for (size_t i = 0; i < BB_SUGGESTIONS_MAX && e->suggestions[i]; i++)
-                        json_object_array_add(list, json_object_new_string(e->suggestions[i]));
+                        vl_append(list, json_object_new_string(e->suggestions[i]));
                 vl_add(p, "suggestions", list);
                 break;
         }
         case BB_ERR_FUNCTION_DENIED:
                 name = "io.fexitd.FunctionDenied";
-                vl_add_str(p, "function", e->function ? e->function : "");
+                vl_add_echo(p, "function", e->function ? e->function : "");
                 vl_add_str(p, "reason", e->message ? e->message : "");
                 break;
         case BB_ERR_VERIFIER:

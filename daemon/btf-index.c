@@ -82,29 +82,12 @@ struct btf_index *btf_index_unref(struct btf_index *idx) {
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct btf_index *, btf_index_unref);
 
-static int grow(void **p, size_t *n_alloc, size_t need, size_t elem) {
-        size_t n;
-        void *q;
-
-        if (need <= *n_alloc)
-                return 0;
-        n = *n_alloc ? *n_alloc * 2 : 64;
-        while (n < need)
-                n *= 2;
-        q = reallocarray(*p, n, elem);
-        if (!q)
-                return -ENOMEM;
-        *p = q;
-        *n_alloc = n;
-        return 0;
-}
-
 static int add_entry(struct btf_index *idx, const struct btf_func *f) {
         int r;
 
         if (idx->sealed)
                 return -EBUSY;
-        r = grow((void **) &idx->entries, &idx->n_alloc, idx->n_entries + 1, sizeof(struct entry));
+        r = GREEDY_REALLOC(idx->entries, idx->n_alloc, idx->n_entries + 1);
         if (r < 0)
                 return r;
         idx->entries[idx->n_entries] = (struct entry) { .f = *f, .seq = idx->n_entries,
@@ -472,7 +455,7 @@ int btf_index_glob(const struct btf_index *idx, const char *pattern,
                         break;
                 if (fnmatch(pattern, f->name, 0) != 0)
                         continue;
-                r = grow((void **) &v, &n_alloc, n + 1, sizeof(*v));
+                r = GREEDY_REALLOC(v, n_alloc, n + 1);
                 if (r < 0)
                         return r;
                 v[n++] = f;

@@ -124,14 +124,8 @@ int handle_table_adopt(struct handle_table *t, struct handle *h) {
         i = bisect(t, h->id);
         if (i < t->n && t->v[i]->id == h->id)
                 return -EEXIST;
-        if (t->n == t->cap) {
-                size_t cap = t->cap ? t->cap * 2 : 64;
-                struct handle **v = realloc(t->v, cap * sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                t->v = v;
-                t->cap = cap;
-        }
+        if (GREEDY_REALLOC(t->v, t->cap, t->n + 1) < 0)
+                return -ENOMEM;
         memmove(t->v + i + 1, t->v + i, (t->n - i) * sizeof(*t->v));
         t->v[i] = h;
         t->n++;

@@ -29,6 +29,7 @@ struct attach_item {
         uint32_t link_id;
         uint32_t *btf_ids;       /* a multi-link program: a copy of its functions' ids */
         size_t n_btf_ids;
+        uint64_t link;           /* the new link's handle, once registered */
 };
 
 struct attach_job {
@@ -97,21 +98,36 @@ static struct handle *link_new(struct call *c, const struct handle *prog, const 
         return l;
 }
 
-/* Registers one new link; returns it, or NULL after handing its fd to a close job. */
-static struct handle *attach_register(struct attach_job *j, struct attach_item *it, bool gone) {
+/* Programs with no link of ours left are "loaded" again. */
+static void update_program_state(struct server *s, uint64_t program) {
+        struct handle *p = handle_table_get(&s->handles, program), *o;
+
+        if (!p)
+                return;
+        HANDLE_TABLE_FOREACH(&s->handles, o, i)
+                if (o->kind == HANDLE_LINK && o->program == program && o->state == HSTATE_ATTACHED)
+                        return;
+        p->state = HSTATE_LOADED;
+}
+
+/* Registers one new link as it->link. -ENOENT if its program was unloaded meanwhile, or the
+ * client left and the link was to be its own (its fd then goes to a close job); -ENOMEM if
+ * it could not be registered (its fd stays in it). */
+static int attach_register(struct attach_job *j, struct attach_item *it, bool gone) {
         struct call *c = j->call;
         struct server *s = c->server;
-        struct handle *prog = handle_table_get(&s->handles, it->program), *l = NULL;
+        struct handle *prog = handle_table_get(&s->handles, it->program), *l;
 
-        /* unloaded meanwhile, or the client left and the link was to be its own */
-        if (prog && !(gone && j->lifetime == LIFETIME_CONNECTION))
-                l = link_new(c, prog, j);
-        if (!l) {
+        if (!prog || (gone && j->lifetime == LIFETIME_CONNECTION)) {
                 worker_pool_close_fds(s->pool, &it->link_fd, 1);
-                return NULL;
+                return -ENOENT;
         }
+        l = link_new(c, prog, j);
+        if (!l)
+                return -ENOMEM;
         l->fd = TAKE_FD(it->link_fd);
         l->kernel_id = it->link_id;
+        it->link = l->id;
         prog->state = HSTATE_ATTACHED;
         if (l->lifetime == LIFETIME_PERSISTENT)
                 (void) state_pin(s, l);
@@ -120,7 +136,39 @@ static struct handle *attach_register(struct attach_job *j, struct attach_item *
                                                .pid = c->peer.pid },
                  "Attached program handle %" PRIu64 " to %s (link id %u, handle %" PRIu64 ")",
                  prog->id, l->function, l->kernel_id, l->id);
-        return l;
+        return 0;
+}
+
+/* Drops the links registered so far and closes every link fd of the job: on the loop's thread,
+ * slow, but only after an allocation failure. */
+static void attach_unregister_all(struct attach_job *j) {
+        struct server *s = j->call->server;
+
+        for (size_t i = 0; i < j->n; i++) {
+                if (j->items[i].link)
+                        j->items[i].link_fd = server_drop_handle(s, j->items[i].link);
+                j->items[i].link_fd = safe_close(j->items[i].link_fd);
+                j->items[i].link = 0;
+                update_program_state(s, j->items[i].program);
+        }
+}
+
+/* Registers every new link, all or nothing: on an allocation failure (here or in the reply's
+ * description of them) the links registered so far are dropped, every link fd is closed, and
+ * -ENOMEM is returned; otherwise links lists the new links. */
+static int attach_register_all(struct attach_job *j, bool gone, json_object *links) {
+        struct server *s = j->call->server;
+        int r = 0;
+
+        for (size_t i = 0; i < j->n && r >= 0; i++)
+                if (attach_register(j, &j->items[i], gone) == -ENOMEM)
+                        r = -ENOMEM;
+                else if (j->items[i].link)
+                        vl_append(links, handle_to_json(s, handle_table_get(&s->handles, j->items[i].link)));
+        if (r >= 0 && !vl_broken(links))
+                return 0;
+        attach_unregister_all(j);
+        return -ENOMEM;
 }
 
 static void attach_done(struct job *job) {
@@ -129,29 +177,37 @@ static void attach_done(struct job *job) {
         struct server *s = c->server;
         uint64_t conn_id = c->conn_id;
         bool gone = !c->conn;   /* c is freed by the reply */
-        json_object *p = NULL, *links = json_object_new_array();
+        json_object *p = NULL, *links = vl_array();
         struct handle *h;
+        int r = 0;
 
         for (size_t i = 0; i < j->n; i++)
                 if ((h = handle_table_get(&s->handles, j->items[i].program)))
                         h->busy = false;
-        for (size_t i = 0; j->r >= 0 && i < j->n; i++)
-                if ((h = attach_register(j, &j->items[i], gone)))
-                        json_object_array_add(links, handle_to_json(s, h));
+        if (j->r >= 0)
+                r = attach_register_all(j, gone, links);
         if (j->r < 0)
                 call_reply_bb_error(c, &j->err);
+        else if (r < 0)
+                call_reply_errno(c, "attach", r);
         else if (json_object_array_length(links) == 0) {
                 p = vl_obj();
                 vl_add_int(p, "handle", (int64_t) j->items[0].program);
                 call_reply_error(c, "io.fexitd.NoSuchHandle", p);
         } else {
-                if (j->lifetime == LIFETIME_PERSISTENT)
-                        (void) state_save(s);
-                server_notify_status(s);
                 p = vl_obj();
                 vl_add(p, "link", json_object_get(json_object_array_get_idx(links, 0)));
                 vl_add(p, "links", json_object_get(links));
-                call_reply(c, p);
+                if (vl_broken(p)) {   /* a reply that cannot name the links: there are none */
+                        json_object_put(p);
+                        attach_unregister_all(j);
+                        call_reply_errno(c, "attach", ENOMEM);
+                } else {
+                        if (j->lifetime == LIFETIME_PERSISTENT)
+                                (void) state_save(s);
+                        server_notify_status(s);
+                        call_reply(c, p);
+                }
         }
         json_object_put(links);
         /* a connection-bound program whose client left during the attach goes now */
@@ -239,18 +295,6 @@ static void method_attach(struct call *c, void *params) {
         for (size_t i = 0; i < n; i++)
                 targets[i]->busy = true;
         worker_pool_submit(c->server->pool, &j->job);
-}
-
-/* Programs with no link of ours left are "loaded" again. */
-static void update_program_state(struct server *s, uint64_t program) {
-        struct handle *p = handle_table_get(&s->handles, program), *o;
-
-        if (!p)
-                return;
-        HANDLE_TABLE_FOREACH(&s->handles, o, i)
-                if (o->kind == HANDLE_LINK && o->program == program && o->state == HSTATE_ATTACHED)
-                        return;
-        p->state = HSTATE_LOADED;
 }
 
 struct detach_params {

@@ -78,7 +78,7 @@ static int catalog_open(const char *dirs, const char *name, struct bb_error *err
         char path[4096];
         const char *d = dirs;
 
-        if (!*name || name[0] == '.' || strchr(name, '/') || strlen(name) > 128)
+        if (!policy_entry_name_valid(name))   /* the spec refused it already: never a path */
                 goto not_found;
         while (d && *d) {
                 const char *end = strchrnul(d, ':');
@@ -180,9 +180,21 @@ static struct handle *adopt(struct server *s, struct handle *h, int *fd, uint32_
         return h;
 }
 
-static void register_results(struct load_job *j, json_object *progs, json_object *maps,
-                             json_object *links) {
+/* Drops what a failed registration had added; their fds are closed here, on the loop's thread
+ * (slow for links, but only after an allocation failure). */
+static void unregister(struct server *s, const uint64_t *ids, size_t n) {
+        for (size_t i = n; i > 0; i--)   /* links before the programs they were added after */
+                safe_close(server_drop_handle(s, ids[i - 1]));
+}
+
+/* Moves every result object into the table and describes it in the arrays; their ids go to
+ * ids (room for 2 * n_progs + n_maps). All or nothing: on an allocation failure what was added
+ * goes again, the rest stays in the job (closed with it), and -ENOMEM tells the caller to say
+ * so instead of replying a Load with handles left out. */
+static int register_results(struct load_job *j, uint64_t *ids, size_t *ret_n, json_object *progs,
+                            json_object *maps, json_object *links) {
         struct server *s = j->call->server;
+        size_t n = 0;
         uint64_t group = 0;
 
         for (size_t i = 0; i < j->res.n_progs; i++) {
@@ -192,9 +204,10 @@ static void register_results(struct load_job *j, json_object *progs, json_object
                 if (h && set_target(h, p) < 0)
                         h = handle_free(h);
                 if (!(h = adopt(s, h, &p->fd, p->id)))
-                        continue;   /* ENOMEM: p->fd stays in res and is closed with it */
+                        goto fail;   /* p->fd stays in res and is closed with it */
+                ids[n++] = h->id;
                 h->group = group = group ? group : h->id;
-                json_object_array_add(progs, handle_to_json(s, h));
+                vl_append(progs, handle_to_json(s, h));
                 log_full(LOG_INFO, &(struct log_ctx) { .handle = h->id, .kernel_id = p->id,
                                                        .function = p->function, .uid = h->owner_uid,
                                                        .pid = h->owner_pid },
@@ -207,26 +220,35 @@ static void register_results(struct load_job *j, json_object *progs, json_object
                 if (l && set_target(l, p) < 0)
                         l = handle_free(l);
                 if (!(l = adopt(s, l, &j->link_fds[i], j->link_ids[i])))
-                        continue;
+                        goto fail;
+                ids[n++] = l->id;
                 l->program = h->id;
                 l->group = group;
                 l->state = h->state = HSTATE_ATTACHED;
-                json_object_array_add(links, handle_to_json(s, l));
+                vl_append(links, handle_to_json(s, l));
         }
         for (size_t i = 0; i < j->res.n_maps; i++) {
                 struct bb_map *m = &j->res.maps[i];
                 struct handle *h = adopt(s, handle_for_call(j, HANDLE_MAP, m->name), &m->fd, m->id);
 
                 if (!h)
-                        continue;
+                        goto fail;
+                ids[n++] = h->id;
                 h->program = h->group = group;
                 h->map_type = m->type;
                 h->key_size = m->key_size;
                 h->value_size = m->value_size;
                 h->max_entries = m->max_entries;
                 h->map_flags = m->flags;
-                json_object_array_add(maps, handle_to_json(s, h));
+                vl_append(maps, handle_to_json(s, h));
         }
+        if (vl_broken(progs) || vl_broken(maps) || vl_broken(links))
+                goto fail;
+        *ret_n = n;
+        return 0;
+fail:
+        unregister(s, ids, n);
+        return -ENOMEM;
 }
 
 static void pin_group(struct server *s, json_object *arrays[3]) {
@@ -252,12 +274,14 @@ static void load_done(struct job *job) {
         struct load_job *j = (struct load_job *) job;
         struct call *c = j->call;
         struct server *s = c->server;   /* c is freed by the reply */
+        _cleanup_free_ uint64_t *ids = NULL;
         json_object *p, *arrays[3], *skipped;
+        size_t n_ids = 0;
 
         if (j->r < 0) {
                 if (j->catalog && j->object_fd < 0) {
                         p = vl_obj();
-                        vl_add_str(p, "name", j->catalog);
+                        vl_add_echo(p, "name", j->catalog);
                         call_reply_error(c, "io.fexitd.NoSuchCatalogEntry", p);
                 } else if (j->err.kind != BB_ERR_NONE)
                         call_reply_bb_error(c, &j->err);
@@ -274,16 +298,21 @@ static void load_done(struct job *job) {
                 return;
         }
         for (size_t a = 0; a < 3; a++)
-                arrays[a] = json_object_new_array();
-        register_results(j, arrays[0], arrays[1], arrays[2]);
-        if (j->lifetime == LIFETIME_PERSISTENT)
-                pin_group(s, arrays);
-        skipped = json_object_new_array();
+                arrays[a] = vl_array();
+        ids = calloc(2 * j->res.n_progs + j->res.n_maps + 1, sizeof(uint64_t));
+        if (!ids || register_results(j, ids, &n_ids, arrays[0], arrays[1], arrays[2]) < 0) {
+                for (size_t a = 0; a < 3; a++)
+                        json_object_put(arrays[a]);
+                call_reply_errno(c, "load", ENOMEM);
+                load_job_free(j);
+                return;
+        }
+        skipped = vl_array();
         for (size_t i = 0; i < j->res.n_skipped; i++) {
                 json_object *o = vl_obj();
                 vl_add_str(o, "function", j->res.skipped[i].function);
                 vl_add_str(o, "reason", j->res.skipped[i].reason);
-                json_object_array_add(skipped, o);
+                vl_append(skipped, o);
         }
         p = vl_obj();
         vl_add_str(p, "mode", load_mode(j));
@@ -293,6 +322,15 @@ static void load_done(struct job *job) {
         vl_add(p, "maps", arrays[1]);
         vl_add(p, "links", arrays[2]);
         vl_add(p, "skipped", skipped);
+        if (vl_broken(p)) {   /* a reply that cannot say what was loaded: nothing was */
+                json_object_put(p);
+                unregister(s, ids, n_ids);
+                call_reply_errno(c, "load", ENOMEM);
+                load_job_free(j);
+                return;
+        }
+        if (j->lifetime == LIFETIME_PERSISTENT)
+                pin_group(s, arrays);
         server_notify_status(s);
         call_reply(c, p);
         load_job_free(j);
@@ -378,9 +416,6 @@ static void method_load(struct call *c, void *params) {
 
         if (lifetime < 0)
                 return call_reply_invalid_parameter(c, "lifetime");
-        /* libbpf names the .bss/.data/.rodata maps after the object: bpftool shows NAME.bss */
-        if (p->name && !policy_entry_name_valid(p->name))
-                return call_reply_invalid_parameter(c, "name");
         if (n_sel > SELECT_MAX)
                 return call_reply_invalid_parameter(c, "programs");
         if (c->peer.role != ROLE_ADMIN) {
@@ -423,6 +458,10 @@ static void method_load(struct call *c, void *params) {
                 load_job_free(j);
                 vl_add_int(e, "expected", p->catalog ? 0 : 1);
                 vl_add_int(e, "received", (int64_t) c->n_fds);
+                if (!p->catalog && c->n_fds == 1) {   /* the count is right, the index is not */
+                        vl_add_str(e, "parameter", "object");
+                        vl_add_int(e, "index", p->object);
+                }
                 return call_reply_error(c, "io.fexitd.InvalidFileDescriptors", e);
         }
         if (!p->catalog) {
@@ -432,43 +471,47 @@ static void method_load(struct call *c, void *params) {
         worker_pool_submit(c->server->pool, &j->job);
 }
 
+/* What Unload of program id drops in each pass: its links, itself, then the maps of its load
+ * once no other program of that load is left. */
+static bool unload_drops(const struct handle *o, size_t pass, uint64_t id, uint64_t group, bool group_left) {
+        switch (pass) {
+        case 0: return o->kind == HANDLE_LINK && o->program == id && o->state != HSTATE_HANDED_OFF;
+        case 1: return o->id == id;
+        default: return !group_left && o->kind == HANDLE_MAP && o->group == group;
+        }
+}
+
 /* Unload: links first (they pin the program), then the program, then the maps of its load once
- * no program of that load is left. The fds are closed on a worker; the reply comes after. */
+ * no program of that load is left. The fds are closed on a worker; the reply comes after. All
+ * or nothing: the room for every fd is made before anything is dropped. */
 static void method_unload(struct call *c, void *params) {
         struct server *s = c->server;
         struct handle *h = call_get_handle(c, ((struct handle_params *) params)->handle,
                                            HANDLE_PROGRAM, ACCESS_OWN), *o;
+        _cleanup_free_ int *fds = NULL;
         uint64_t id, group;
-        size_t n = 0, cap = 16;
-        int *fds;
+        size_t n = 0, total = 0;
         bool group_left = false, persistent = false;
 
         if (!h)
                 return;
         id = h->id;
         group = h->group;
-        fds = malloc(cap * sizeof(int));
-        if (!fds)
-                return call_reply_errno(c, "unload", ENOMEM);
         HANDLE_TABLE_FOREACH(&s->handles, o, i)
                 if (o->kind == HANDLE_PROGRAM && o->group == group && o->id != id)
                         group_left = true;
         for (size_t pass = 0; pass < 3; pass++)
+                HANDLE_TABLE_FOREACH(&s->handles, o, i)
+                        total += unload_drops(o, pass, id, group, group_left);
+        fds = calloc(total, sizeof(int));
+        if (!fds)
+                return call_reply_errno(c, "unload", ENOMEM);   /* nothing was dropped */
+        for (size_t pass = 0; pass < 3; pass++)
                 for (size_t i = 0; i < s->handles.n;) {
                         o = s->handles.v[i];
-                        bool drop = (pass == 0 && o->kind == HANDLE_LINK && o->program == id &&
-                                     o->state != HSTATE_HANDED_OFF) ||
-                                    (pass == 1 && o->id == id) ||
-                                    (pass == 2 && !group_left && o->kind == HANDLE_MAP && o->group == group);
-                        if (!drop) {
+                        if (!unload_drops(o, pass, id, group, group_left)) {
                                 i++;
                                 continue;
-                        }
-                        if (n == cap) {
-                                int *nf = realloc(fds, (cap *= 2) * sizeof(int));
-                                if (!nf)
-                                        break;   /* leaves the rest loaded; reported below */
-                                fds = nf;
                         }
                         persistent |= o->lifetime == LIFETIME_PERSISTENT;
                         fds[n++] = server_drop_handle(s, o->id);
@@ -478,15 +521,15 @@ static void method_unload(struct call *c, void *params) {
                 (void) state_save(s);
         server_notify_status(s);
         call_reply_after_close(c, fds, n, NULL);
-        free(fds);
 }
 
 const struct method methods_load[] = {
         { "io.fexitd.Load", method_load, ROLE_CONSUMER,
           (const struct vl_param[]) {
                   { "object", VL_INT, false, offsetof(struct load_params, object) },
-                  { "catalog", VL_STRING, false, offsetof(struct load_params, catalog) },
-                  { "name", VL_STRING, false, offsetof(struct load_params, name) },
+                  { "catalog", VL_STRING, false, offsetof(struct load_params, catalog), policy_entry_name_valid },
+                  /* libbpf names the .bss/.data/.rodata maps after the object: bpftool shows NAME.bss */
+                  { "name", VL_STRING, false, offsetof(struct load_params, name), policy_entry_name_valid },
                   { "programs", VL_ARRAY, false, offsetof(struct load_params, programs) },
                   { "lifetime", VL_STRING, false, offsetof(struct load_params, lifetime) },
                   { "grants", VL_ARRAY, false, offsetof(struct load_params, grants) },

@@ -66,9 +66,9 @@ json_object *handle_to_json(struct server *s, const struct handle *h) {
                 vl_add_int(o, "map_flags", h->map_flags);
         }
         if (h->n_grants > 0) {
-                json_object *g = json_object_new_array();
+                json_object *g = vl_array();
                 for (size_t i = 0; i < h->n_grants; i++)
-                        json_object_array_add(g, json_object_new_string(
+                        vl_append(g, json_object_new_string(
                                 grant_format(&h->grants[i], buf, sizeof(buf))));
                 vl_add(o, "grants", g);
         }
@@ -77,12 +77,12 @@ json_object *handle_to_json(struct server *s, const struct handle *h) {
 
 static void method_list(struct call *c, void *params) {
         struct server *s = c->server;   /* c is freed by the reply */
-        json_object *p = vl_obj(), *list = json_object_new_array();
+        json_object *p = vl_obj(), *list = vl_array();
         struct handle *h;
 
         HANDLE_TABLE_FOREACH(&c->server->handles, h, i)
                 if (peer_may(c->server, &c->peer, h, ACCESS_SHARE))
-                        json_object_array_add(list, handle_to_json(c->server, h));
+                        vl_append(list, handle_to_json(c->server, h));
         vl_add(p, "handles", list);
         call_reply(c, p);
         /* a List of many handles builds and frees megabytes of json-c objects; hand the freed

@@ -27,10 +27,10 @@ static const struct { const char *name; const char *description; } interfaces[] 
 };
 
 static void method_get_info(struct call *c, void *params) {
-        json_object *p = vl_obj(), *list = json_object_new_array();
+        json_object *p = vl_obj(), *list = vl_array();
 
         for (size_t i = 0; i < ELEMENTSOF(interfaces); i++)
-                json_object_array_add(list, json_object_new_string(interfaces[i].name));
+                vl_append(list, json_object_new_string(interfaces[i].name));
         vl_add_str(p, "vendor", "fexitd");
         vl_add_str(p, "product", "fexitd");
         vl_add_str(p, "version", FEXITD_VERSION);
@@ -53,7 +53,7 @@ static void method_get_interface_description(struct call *c, void *params) {
                         call_reply(c, r);
                         return;
                 }
-        vl_add_str(r, "interface", p->interface);
+        vl_add_echo(r, "interface", p->interface);
         call_reply_error(c, "org.varlink.service.InterfaceNotFound", r);
 }
 
@@ -87,14 +87,15 @@ static void reply_not_found(struct call *c, const char *name) {
         for (size_t i = 0; dot && i < ELEMENTSOF(interfaces); i++)
                 if (strlen(interfaces[i].name) == (size_t) (dot - name) &&
                     strncmp(interfaces[i].name, name, (size_t) (dot - name)) == 0) {
-                        vl_add_str(p, "method", name);
+                        vl_add_echo(p, "method", name);
                         call_reply_error(c, "org.varlink.service.MethodNotFound", p);
                         return;
                 }
-        if (dot)
-                vl_add(p, "interface", json_object_new_string_len(name, (int) (dot - name)));
-        else
-                vl_add_str(p, "interface", name);
+        if (dot) {
+                _cleanup_free_ char *interface = strndup(name, (size_t) (dot - name));
+                vl_add_echo(p, "interface", interface ? interface : "");
+        } else
+                vl_add_echo(p, "interface", name);
         call_reply_error(c, "org.varlink.service.InterfaceNotFound", p);
 }
 

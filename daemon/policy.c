@@ -329,15 +329,9 @@ static int parse_verb(struct parser *ps, const char *tok, enum verb *ret) {
 static int policy_add(struct parser *ps, struct rule *rule) {
         struct policy *p = ps->policy;
 
-        if (p->n_rules == p->cap) {
-                size_t cap = p->cap ? p->cap * 2 : 16;
-                struct rule *v = reallocarray(p->rules, cap, sizeof(*v));
-                if (!v) {
-                        free(rule->patterns);
-                        return fail(ps, -ENOMEM, "out of memory");
-                }
-                p->rules = v;
-                p->cap = cap;
+        if (GREEDY_REALLOC(p->rules, p->cap, p->n_rules + 1) < 0) {
+                free(rule->patterns);
+                return fail(ps, -ENOMEM, "out of memory");
         }
         p->rules[p->n_rules++] = *rule;
         return 0;

@@ -35,6 +35,7 @@ struct peer;
 #define POLICY_LINE_MAX 1024
 #define POLICY_RULES_MAX 4096
 #define POLICY_PATTERN_MAX 128          /* as long as a catalog entry name may be */
+
 #define POLICY_FILE_MAX (4u << 20)
 
 struct policy;
@@ -70,7 +71,8 @@ size_t policy_n_rules(const struct policy *p);
 bool policy_is_admin(const struct policy *p, const struct peer *peer);
 
 /* A valid catalog entry name: 1..POLICY_PATTERN_MAX of [A-Za-z0-9_.-], no leading '.'. Load's
- * object name follows the same rule. */
+ * object name follows the same rule; Load's parameter spec refuses any other catalog or object
+ * name before a lookup or a policy decision (docs/security.md). */
 bool policy_entry_name_valid(const char *s);
 
 /* Whether the peer may Load the catalog entry. Names that are not valid catalog entry names

@@ -86,36 +86,40 @@ void server_forget_orphans(struct server *s) {
  * close is the one that really releases the object. */
 void server_release_connection(struct server *s, uint64_t conn_id) {
         static const enum handle_kind order[] = { HANDLE_LINK, HANDLE_PROGRAM, HANDLE_MAP };
-        size_t n = 0, cap = 0;
-        int *fds = NULL;
+        _cleanup_free_ int *fds = NULL;
+        size_t n = 0, cap = 0, owned = 0;
+        struct handle *h;
+        bool here;
 
+        HANDLE_TABLE_FOREACH(&s->handles, h, i)
+                owned += h->conn_id == conn_id && !h->busy;
+        if (owned == 0)
+                return;
+        /* Without room for the fds, they are closed here: slow on the loop's thread, but nothing
+         * stays loaded for a client that is gone. */
+        here = GREEDY_REALLOC(fds, cap, owned) < 0;
         for (size_t k = 0; k < ELEMENTSOF(order); k++)
                 for (size_t i = 0; i < s->handles.n;) {
-                        struct handle *h = s->handles.v[i];
+                        int fd;
+                        h = s->handles.v[i];
                         if (h->conn_id != conn_id || h->kind != order[k] || h->busy) {
                                 i++;
                                 continue;
-                        }
-                        if (n == cap) {
-                                int *nf = realloc(fds, (cap = cap ? cap * 2 : 16) * sizeof(int));
-                                if (!nf) {
-                                        i++;   /* keep it: leaked until restart, never closed twice */
-                                        continue;
-                                }
-                                fds = nf;
                         }
                         log_full(LOG_INFO, &(struct log_ctx) { .handle = h->id, .kernel_id = h->kernel_id,
                                                                .function = h->function },
                                  "Releasing %s handle %" PRIu64 " of a closed connection",
                                  handle_kind_to_string(h->kind), h->id);
-                        fds[n++] = server_drop_handle(s, h->id);
+                        fd = server_drop_handle(s, h->id);
+                        if (here)
+                                safe_close(fd);
+                        else
+                                fds[n++] = fd;
                 }
-        if (n > 0) {
+        if (n > 0)
                 worker_pool_close_fds(s->pool, fds, n);
-                server_forget_orphans(s);
-                server_notify_status(s);
-        }
-        free(fds);
+        server_forget_orphans(s);
+        server_notify_status(s);
 }
 
 struct warm_up {

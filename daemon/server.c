@@ -196,14 +196,25 @@ static int conn_charge(struct conn *c) {
         return gone ? -ENOBUFS : 0;
 }
 
-static void conn_send(struct conn *c, char *text, int *fds, size_t n_fds) {
-        int r = text ? vl_io_queue(&c->io, text, strlen(text), fds, n_fds) : -ENOMEM;
+/* What a client gets when its reply could not be built (vl_format_*() failed): an error, never
+ * silence, and never a reply with something left out. */
+static const char reply_enomem[] = "{\"error\":\"io.fexitd.KernelError\",\"parameters\":{"
+        "\"operation\":\"reply\",\"errno\":\"ENOMEM\",\"message\":\"Cannot allocate memory\"}}";
 
+static void conn_send(struct conn *c, char *text, int *fds, size_t n_fds) {
+        int r;
+
+        if (!text) {
+                close_many(fds, n_fds);
+                n_fds = 0;
+        }
+        r = vl_io_queue(&c->io, text ? text : reply_enomem, strlen(text ? text : reply_enomem), fds, n_fds);
         free(text);
         if (r < 0) {
-                if (!text)
-                        close_many(fds, n_fds);
-                log_warning("Dropping a reply to connection %" PRIu64 ": %s", c->id, strerror(-r));
+                /* The client would wait for this reply forever, and the next one would answer
+                 * the wrong call: hang up (the loop sees the EOF and frees the connection). */
+                log_warning("Dropping a reply to connection %" PRIu64 " and hanging up: %s", c->id, strerror(-r));
+                (void) shutdown(c->io.fd, SHUT_RDWR);
         }
 }
 
@@ -273,7 +284,7 @@ void call_reply_error(struct call *c, const char *error, json_object *params) {
 void call_reply_invalid_parameter(struct call *c, const char *name) {
         json_object *p = vl_obj();
 
-        vl_add_str(p, "parameter", name);
+        vl_add_echo(p, "parameter", name);
         call_reply_error(c, "org.varlink.service.InvalidParameter", p);
 }
 

@@ -131,7 +131,7 @@ static int functions_from_json(struct handle *h, json_object *a) {
 }
 
 static json_object *record_to_json(const struct handle *h) {
-        json_object *o = vl_obj(), *g = json_object_new_array();
+        json_object *o = vl_obj(), *g = vl_array();
         char buf[64];
 
         vl_add_int(o, "handle", (int64_t) h->id);
@@ -161,7 +161,7 @@ static json_object *record_to_json(const struct handle *h) {
         vl_add_int(o, "created_usec", (int64_t) h->created_usec);
         vl_add_str(o, "recovery", h->recovery);
         for (size_t i = 0; i < h->n_grants; i++)
-                json_object_array_add(g, json_object_new_string(grant_format(&h->grants[i], buf, sizeof(buf))));
+                vl_append(g, json_object_new_string(grant_format(&h->grants[i], buf, sizeof(buf))));
         vl_add(o, "grants", g);
         if (h->multi)
                 vl_add(o, "functions", functions_to_json(h));
@@ -226,7 +226,7 @@ static int write_atomic(const char *dir, const char *name, const char *text) {
 }
 
 int state_save(struct server *s) {
-        json_object *o = vl_obj(), *list = json_object_new_array();
+        json_object *o = vl_obj(), *list = vl_array();
         char boot_id[64] = "";
         struct handle *h;
         int r;
@@ -237,8 +237,13 @@ int state_save(struct server *s) {
         vl_add_int(o, "next_handle", (int64_t) s->handles.next_id);
         HANDLE_TABLE_FOREACH(&s->handles, h, i)
                 if (h->lifetime == LIFETIME_PERSISTENT)
-                        json_object_array_add(list, record_to_json(h));
+                        vl_append(list, record_to_json(h));
         vl_add(o, "handles", list);
+        if (vl_broken(o)) {   /* never write a file that lacks records: keep the last one */
+                json_object_put(o);
+                log_error("Cannot write %s/state.json: %s", s->cfg.state_dir, strerror(ENOMEM));
+                return -ENOMEM;
+        }
         r = write_atomic(s->cfg.state_dir, "state.json",
                          json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);

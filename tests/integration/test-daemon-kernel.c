@@ -369,10 +369,14 @@ START_TEST(consumer_reads_but_cannot_write) {
                 if (test_call(cfd, "io.fexitd.List", NULL, NULL, 0, &o, &err) < 0 || *err ||
                     json_object_array_length(json_object_object_get(params_of(o), "handles")) != 4)
                         _exit(12);   /* prog, link, .bss, .rodata; nothing of the other load */
-                /* own bytecode: refused */
+                /* a path for a catalog name: not a catalog name, refused before the policy */
                 if (test_call(cfd, "io.fexitd.Load", "{\"catalog\":\"../../etc/passwd\"}", NULL, 0, &o, &err) < 0 ||
-                    (strcmp(err, "io.fexitd.PermissionDenied") != 0 && strcmp(err, "io.fexitd.NoSuchCatalogEntry") != 0))
+                    strcmp(err, "org.varlink.service.InvalidParameter") != 0)
                         _exit(13);
+                /* a valid name the policy does not grant: refused by the policy */
+                if (test_call(cfd, "io.fexitd.Load", "{\"catalog\":\"fexit_count\"}", NULL, 0, &o, &err) < 0 ||
+                    strcmp(err, "io.fexitd.PermissionDenied") != 0)
+                        _exit(22);
                 /* granted .bss: readable through mmap and lookup, never writable */
                 snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) bss);
                 if (test_send_call(cfd, "io.fexitd.ShareMap", p, NULL, 0) < 0 ||

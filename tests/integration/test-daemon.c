@@ -130,6 +130,16 @@ START_TEST(unknown_methods) {
         call_expect(fd, "com.example.Thing", NULL, NULL, 0, "org.varlink.service.InterfaceNotFound", &o);
         ck_assert_str_eq(vl_get_str(params_of(o), "interface"), "com.example");
         json_object_put(o);
+        /* raw UTF-8 is JSON: the same answers as for ASCII, on any json-c (issue 9) */
+        call_expect(fd, "io.fexitd.Frob\xc3\xa9", NULL, NULL, 0, "org.varlink.service.MethodNotFound", &o);
+        ck_assert_str_eq(vl_get_str(params_of(o), "method"), "io.fexitd.Frob\xc3\xa9");
+        json_object_put(o);
+        call_expect(fd, "io.fexitd.Load", "{\"catalog\":\"caf\xc3\xa9\"}", NULL, 0,
+                    "org.varlink.service.InvalidParameter", NULL);   /* not [A-Za-z0-9_.-] */
+        call_expect(fd, "io.fexitd.Load", "{\"catalog\":\"nothing\",\"grants\":[\"user:jos\xc3\xa9\"]}",
+                    NULL, 0, "org.varlink.service.InvalidParameter", &o);
+        ck_assert_str_eq(vl_get_str(params_of(o), "parameter"), "grants");
+        json_object_put(o);
         /* the connection is still usable */
         json_object_put(call_ok(fd, "io.fexitd.Status", NULL));
         test_disconnect(fd);
@@ -153,10 +163,109 @@ START_TEST(wrong_parameters) {
         json_object_put(o);
         call_expect(fd, "io.fexitd.Attach", "{\"handle\":1.5}", NULL, 0,
                     "org.varlink.service.InvalidParameter", NULL);
+        /* integers json-c would clamp, on both sides (issue 11, D4) */
+        call_expect(fd, "io.fexitd.Describe", "{\"handle\":-99999999999999999999999}", NULL, 0,
+                    "org.varlink.service.InvalidParameter", &o);
+        ck_assert_str_eq(vl_get_str(params_of(o), "parameter"), "handle");
+        json_object_put(o);
+        call_expect(fd, "io.fexitd.Unload", "{\"handle\":99999999999999999999999}", NULL, 0,
+                    "org.varlink.service.InvalidParameter", NULL);
+        call_expect(fd, "io.fexitd.Describe", "{\"handle\":-9223372036854775808}", NULL, 0,
+                    "io.fexitd.NoSuchHandle", NULL);
         call_expect(fd, "io.fexitd.Load", "{\"object\":0,\"lifetime\":\"forever\"}", NULL, 0,
                     "org.varlink.service.InvalidParameter", NULL);
         call_expect(fd, "io.fexitd.Load", "{\"object\":0,\"programs\":[{\"nom\":\"x\"}]}", NULL, 0,
                     "org.varlink.service.InvalidParameter", NULL);
+        test_disconnect(fd);
+        assert_no_fd_leak();
+}
+END_TEST
+
+/* A NUL inside a string: the daemon would act on the part before it ("unlinksnoop" for
+ * "unlinksnoop\u0000../../x", user:root for "user:root\u0000junk", vfs_read for
+ * "vfs_read\u0000x"). Refused by the decoder for every verb, naming the parameter. */
+START_TEST(nul_in_strings) {
+        static const struct {
+                const char *method, *params, *parameter;
+        } cases[] = {
+                { "io.fexitd.Load", "{\"catalog\":\"unlinksnoop\\u0000../../x\"}", "catalog" },
+                { "io.fexitd.Load", "{\"catalog\":\"x\",\"grants\":[\"user:root\\u0000junk\"]}", "grants" },
+                { "io.fexitd.Load", "{\"object\":0,\"programs\":[{\"name\":\"fexit_count\","
+                                    "\"function\":\"vfs_read\\u0000x\"}]}", "programs" },
+                { "io.fexitd.Load", "{\"object\":0,\"lifetime\":\"connection\\u0000\"}", "lifetime" },
+                { "io.fexitd.Attach", "{\"handle\":1,\"grants\":[\"group:root\\u0000\"]}", "grants" },
+                { "org.varlink.service.GetInterfaceDescription", "{\"interface\":\"io.fexitd\\u0000x\"}", "interface" },
+        };
+        static const char key_nul[] = "{\"method\":\"io.fexitd.Describe\",\"parameters\":{\"handle\\u0000x\":1}}";
+        int fd = test_connect(&d), obj = object_fd();
+        json_object *o;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                call_expect(fd, cases[i].method, cases[i].params, &obj, strstr(cases[i].params, "object") ? 1 : 0,
+                            "org.varlink.service.InvalidParameter", &o);
+                ck_assert_str_eq(vl_get_str(params_of(o), "parameter"), cases[i].parameter);
+                json_object_put(o);
+        }
+        /* a key is a C string in json-c: "handle\u0000x" would become "handle" */
+        ck_assert_int_eq(test_send_raw(fd, key_nul, sizeof(key_nul), NULL, 0), 0);
+        expect_error_then_hangup(fd, "io.fexitd.ProtocolError");
+        test_disconnect(fd);
+        close(obj);
+        fd = test_connect(&d);
+        o = call_ok(fd, "io.fexitd.List", NULL);
+        ck_assert_int_eq(json_object_array_length(json_object_object_get(params_of(o), "handles")), 0);
+        json_object_put(o);
+        test_disconnect(fd);
+        assert_no_fd_leak();
+}
+END_TEST
+
+/* A catalog name is [A-Za-z0-9_.-], no leading dot, at most 128 characters, checked by the
+ * parameter spec before any lookup (issue 11, D9); and no error echoes a client's string whole. */
+START_TEST(catalog_names_and_echoes) {
+        static const char *const bad[] = { "", ".hidden", "../x", "a/b", "a b", "a*", "caf\xc3\xa9",
+                                           "x\\n" };
+        size_t huge = 200000;
+        char params[256], *big = malloc(huge + 64), *name = malloc(huge + 1);
+        int fd = test_connect(&d);
+        json_object *o;
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                snprintf(params, sizeof(params), "{\"catalog\":\"%s\"}", bad[i]);
+                call_expect(fd, "io.fexitd.Load", params, NULL, 0, "org.varlink.service.InvalidParameter", &o);
+                ck_assert_str_eq(vl_get_str(params_of(o), "parameter"), "catalog");
+                json_object_put(o);
+        }
+        memset(name, 'a', huge);
+        name[129] = 0;
+        snprintf(big, huge + 64, "{\"catalog\":\"%s\"}", name);
+        call_expect(fd, "io.fexitd.Load", big, NULL, 0, "org.varlink.service.InvalidParameter", NULL);
+        name[128] = 0;   /* the longest valid name: looked up, not found */
+        snprintf(big, huge + 64, "{\"catalog\":\"%s\"}", name);
+        call_expect(fd, "io.fexitd.Load", big, NULL, 0, "io.fexitd.NoSuchCatalogEntry", &o);
+        ck_assert_str_eq(vl_get_str(params_of(o), "name"), name);
+        json_object_put(o);
+
+        name[128] = name[129] = 'a';
+        name[huge] = 0;
+        snprintf(big, huge + 64, "{\"catalog\":\"%s\"}", name);
+        call_expect(fd, "io.fexitd.Load", big, NULL, 0, "org.varlink.service.InvalidParameter", NULL);
+        /* a 200,000-character parameter name, method name and interface name come back cut */
+        snprintf(big, huge + 64, "{\"%s\":1}", name);
+        call_expect(fd, "io.fexitd.Status", big, NULL, 0, "org.varlink.service.InvalidParameter", &o);
+        ck_assert_uint_eq(strlen(vl_get_str(params_of(o), "parameter")), VL_ECHO_MAX + 3);
+        json_object_put(o);
+        snprintf(big, huge + 64, "io.fexitd.%s", name);
+        call_expect(fd, big, NULL, NULL, 0, "org.varlink.service.MethodNotFound", &o);
+        ck_assert_uint_eq(strlen(vl_get_str(params_of(o), "method")), VL_ECHO_MAX + 3);
+        ck_assert(strncmp(vl_get_str(params_of(o), "method"), big, VL_ECHO_MAX) == 0);
+        json_object_put(o);
+        snprintf(big, huge + 64, "org.%s.Get", name);
+        call_expect(fd, big, NULL, NULL, 0, "org.varlink.service.InterfaceNotFound", &o);
+        ck_assert_uint_eq(strlen(vl_get_str(params_of(o), "interface")), VL_ECHO_MAX + 3);
+        json_object_put(o);
+        free(big);
+        free(name);
         test_disconnect(fd);
         assert_no_fd_leak();
 }
@@ -243,7 +352,16 @@ START_TEST(stray_and_missing_fds) {
         json_object_put(o);
         call_expect(fd, "io.fexitd.Load", "{\"object\":0}", NULL, 0, "io.fexitd.InvalidFileDescriptors", NULL);
         call_expect(fd, "io.fexitd.Load", "{\"object\":0}", fds, 3, "io.fexitd.InvalidFileDescriptors", NULL);
-        call_expect(fd, "io.fexitd.Load", "{\"object\":1}", fds, 1, "io.fexitd.InvalidFileDescriptors", NULL);
+        call_expect(fd, "io.fexitd.Load", "{\"object\":0}", fds, 3, "io.fexitd.InvalidFileDescriptors", &o);
+        ck_assert(!json_object_object_get_ex(params_of(o), "index", NULL));   /* the count is wrong */
+        json_object_put(o);
+        /* one fd, but the object names another index: say which (issue 11, D6) */
+        call_expect(fd, "io.fexitd.Load", "{\"object\":1}", fds, 1, "io.fexitd.InvalidFileDescriptors", &o);
+        ck_assert_int_eq(vl_get_int(params_of(o), "expected", -1), 1);
+        ck_assert_int_eq(vl_get_int(params_of(o), "received", -1), 1);
+        ck_assert_str_eq(vl_get_str(params_of(o), "parameter"), "object");
+        ck_assert_int_eq(vl_get_int(params_of(o), "index", -1), 1);
+        json_object_put(o);
         close_many(fds, 3);
         test_disconnect(fd);
         assert_no_fd_leak();
@@ -584,7 +702,8 @@ START_TEST(policy_governs_catalog_loads) {
         ck_assert_str_eq(consumer_load("{\"catalog\":\"fexit_count\",\"name\":\"someone_else\"}"),
                          "io.fexitd.PermissionDenied");
         assert_allowed(consumer_load("{\"catalog\":\"fexit_count\",\"name\":\"fexit_count\"}"));
-        ck_assert_str_eq(consumer_load("{\"catalog\":\"../fexit_count\"}"), "io.fexitd.PermissionDenied");
+        /* not a catalog name at all: refused by the parameter spec, before the policy */
+        ck_assert_str_eq(consumer_load("{\"catalog\":\"../fexit_count\"}"), "org.varlink.service.InvalidParameter");
         /* reloading a policy with a mistake keeps the old one */
         write_policy("load * fexit_count\nlaod * other\n");
         kill(d.pid, SIGHUP);
@@ -646,6 +765,8 @@ int main(void) {
         tcase_add_test(tc, get_info);
         tcase_add_test(tc, unknown_methods);
         tcase_add_test(tc, wrong_parameters);
+        tcase_add_test(tc, nul_in_strings);
+        tcase_add_test(tc, catalog_names_and_echoes);
         tcase_add_test(tc, stale_handles);
         tcase_add_test(tc, malformed_json_hangs_up);
         tcase_add_test(tc, deep_json_hangs_up);

@@ -221,6 +221,11 @@ START_TEST(test_open_env_and_opts) {
         bigger.future = 1;
         ck_assert_int_eq(fexit_client_open(p.path, &bigger.o, &c), -EINVAL);
         ck_assert_ptr_null(c);
+        /* a newer field in what is our tail padding: sizeof is the same, and it must be seen */
+        struct { size_t sz; int timeout_ms; int in_padding; } newer = { .sz = sizeof(newer), .in_padding = 1 };
+        ck_assert_uint_eq(sizeof(newer), sizeof(struct fexit_client_opts));
+        ck_assert_int_eq(fexit_client_open(p.path, (struct fexit_client_opts *) &newer, &c), -EINVAL);
+        ck_assert_ptr_null(c);
         /* NULL path: $FEXITD_SOCKET */
         setenv("FEXITD_SOCKET", p.path, 1);
         bigger.future = 0;
@@ -307,6 +312,31 @@ START_TEST(test_list_decodes_handles) {
         ck_assert_int_eq(h->max_entries, 1);
         ck_assert_int_eq(h->map_flags, 1024);
 
+        fexit_handle_list_free(l);
+        fexit_client_free(c);
+        peer_finish(&p);
+        peer_free(&p);
+}
+END_TEST
+
+/* Names that are not ASCII reach the caller intact (a map named by the ELF, a grant's user). */
+START_TEST(test_list_decodes_raw_utf8) {
+        static const struct step steps[] = {
+                { .reply = "{\"parameters\":{\"handles\":[{\"handle\":4,\"kind\":\"map\","
+                           "\"kernel_id\":1,\"name\":\"compteur_\xc3\xa9\",\"lifetime\":\"connection\","
+                           "\"state\":\"loaded\",\"owner_uid\":0,\"owner_pid\":1,\"age_sec\":0,"
+                           "\"grants\":[\"user:jos\xc3\xa9\"]}]}}" },
+        };
+        struct fexit_handle_list *l = NULL;
+        struct fexit_client *c;
+        struct peer p;
+
+        peer_start(&p, steps, 1);
+        c = connect_to(&p);
+        ck_assert_int_eq(fexit_client_list(c, &l), 0);
+        ck_assert_uint_eq(l->n_handles, 1);
+        ck_assert_str_eq(l->handles[0]->name, "compteur_\xc3\xa9");
+        ck_assert_str_eq(l->handles[0]->grants[0], "user:jos\xc3\xa9");
         fexit_handle_list_free(l);
         fexit_client_free(c);
         peer_finish(&p);
@@ -657,6 +687,10 @@ START_TEST(test_call_json) {
         ck_assert_int_eq(fexit_client_call_json(c, "io.fexitd.List", "[1]", NULL, 0, &reply, NULL, NULL), -EINVAL);
         ck_assert_int_eq(fexit_client_call_json(c, "io.fexitd.List", NULL, fds, FEXIT_FDS_MAX + 1, &reply, NULL, NULL), -EINVAL);
         ck_assert_int_eq(fexit_client_call_json(c, "io.fexitd.List", NULL, NULL, 0, &reply, fds, NULL), -EINVAL);
+        /* a NUL inside any string would have the daemon act on the part before it */
+        ck_assert_int_eq(fexit_client_call_json(c, "Load", "{\"catalog\":\"snoop\\u0000../x\"}", NULL, 0, &reply, NULL, NULL), -EINVAL);
+        ck_assert_int_eq(fexit_client_call_json(c, "Load", "{\"grants\":[\"user:root\\u0000junk\"]}", NULL, 0, &reply, NULL, NULL), -EINVAL);
+        ck_assert_int_eq(fexit_client_call_json(c, "Load", "{\"programs\":[{\"function\":\"vfs_read\\u0000x\"}]}", NULL, 0, &reply, NULL, NULL), -EINVAL);
         ck_assert_int_eq(fexit_client_call_json(c, "org.varlink.service.GetInfo", NULL, NULL, 0, &reply, NULL, &n_fds), 0);
         ck_assert_str_eq(reply, "{}");
         ck_assert_uint_eq(n_fds, 0);
@@ -717,6 +751,14 @@ static const struct {
           -EINVAL, "org.varlink.service.InvalidParameter", "invalid parameter 'handle'", NULL },
         { "{\"error\":\"org.varlink.service.MethodNotFound\",\"parameters\":{\"method\":\"io.fexitd.List\"}}",
           -EOPNOTSUPP, "org.varlink.service.MethodNotFound", "fexitd does not know method io.fexitd.List", NULL },
+        { "{\"error\":\"io.fexitd.InvalidFileDescriptors\",\"parameters\":{\"expected\":1,\"received\":1,\"parameter\":\"object\",\"index\":1}}",
+          -EBADF, "io.fexitd.InvalidFileDescriptors", "object names fd index 1, which the message does not carry", NULL },
+        { "{\"error\":\"io.fexitd.InvalidFileDescriptors\",\"parameters\":{\"expected\":0,\"received\":2}}",
+          -EBADF, "io.fexitd.InvalidFileDescriptors", "expected 0 file descriptors, received 2", NULL },
+        /* raw UTF-8 in a reply is JSON, whatever the json-c (0.18's strict mode refused it) */
+        { "{\"error\":\"io.fexitd.NoSuchFunction\",\"parameters\":{\"function\":\"caf\xc3\xa9\",\"suggestions\":[]}}",
+          -ESRCH, "io.fexitd.NoSuchFunction", "no function 'caf\xc3\xa9' in the kernel's BTF",
+          "{\"function\":\"caf\xc3\xa9\",\"suggestions\":[]}" },
         { "{\"error\":\"com.example.Mystery\"}",
           -EIO, "com.example.Mystery", "com.example.Mystery", "{}" },
         { "{\"error\":\"io.fexitd.NoSuchHandle\",\"parameters\":{}}",
@@ -876,6 +918,7 @@ static Suite *suite(void) {
         tcase_add_test(conn, test_open_env_and_opts);
         tcase_add_test(conn, test_print_callback);
         tcase_add_test(calls, test_list_decodes_handles);
+        tcase_add_test(calls, test_list_decodes_raw_utf8);
         tcase_add_test(calls, test_load_with_fd);
         tcase_add_test(calls, test_load_select_stride_and_catalog);
         tcase_add_test(calls, test_handle_calls);

@@ -70,6 +70,8 @@ static const char *const non_json[] = {
         "{\"a\":\"\xff\"}",             /* not UTF-8 */
         "{\"a\":\"\xc0\x80\"}",         /* overlong encoding of NUL */
         "{\"a\":\"\xed\xa0\x80\"}",     /* UTF-8 encoded surrogate */
+        "{\"handle\\u0000x\":1}",          /* json-c would keep this key as "handle" */
+        "{\"a\":[{\"\\u0000\":1}]}",
 };
 
 START_TEST(test_parse_strict_conformance) {
@@ -105,6 +107,33 @@ START_TEST(test_parse_depth) {
         ck_assert_int_eq(vl_json_parse(bomb, &o), -EBADMSG);
         memset(bomb, '{', 1000000);
         ck_assert_int_eq(vl_json_parse(bomb, &o), -EBADMSG);
+}
+END_TEST
+
+/* Raw UTF-8 is JSON, whatever json-c's version thinks (0.18's strict mode refuses it): a
+ * method, a catalog name or a grant with an accent must reach the dispatcher intact, where it
+ * gets its proper answer (MethodNotFound, NoSuchCatalogEntry...), never a ProtocolError. */
+START_TEST(test_parse_raw_utf8) {
+        json_object *o = parse_ok("{\"method\":\"io.fexitd.Frob\xc3\xa9\",\"parameters\":"
+                                  "{\"catalog\":\"snoop\xc3\xa9\",\"grants\":[\"user:jos\xc3\xa9\"],"
+                                  "\"note\":\"\xe2\x82\xac \xf0\x9f\x90\xa7 \\u00e9\"}}");
+        const char *reason = NULL;
+        struct vl_call c;
+
+        ck_assert_int_eq(vl_call_parse(o, &c, &reason), 0);
+        ck_assert_str_eq(c.method, "io.fexitd.Frob\xc3\xa9");
+        ck_assert_str_eq(vl_get_str(c.parameters, "catalog"), "snoop\xc3\xa9");
+        ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(
+                json_object_object_get(c.parameters, "grants"), 0)), "user:jos\xc3\xa9");
+        ck_assert_str_eq(vl_get_str(c.parameters, "note"), "\xe2\x82\xac \xf0\x9f\x90\xa7 \xc3\xa9");
+        json_object_put(o);
+
+        /* a reply with non-ASCII text, as the client parses it */
+        struct vl_reply r;
+        o = parse_ok("{\"error\":\"io.fexitd.NoSuchCatalogEntry\",\"parameters\":{\"name\":\"caf\xc3\xa9\"}}");
+        ck_assert_int_eq(vl_reply_parse(o, &r), 0);
+        ck_assert_str_eq(vl_get_str(r.parameters, "name"), "caf\xc3\xa9");
+        json_object_put(o);
 }
 END_TEST
 
@@ -146,6 +175,7 @@ static const struct {
         { "{\"method\":\"a.B\",\"oneway\":1}", "unknown or mistyped field in the call object" },
         { "{\"method\":\"a.B\",\"more\":\"yes\"}", "unknown or mistyped field in the call object" },
         { "{\"method\":\"a.B\",\"extra\":1}", "unknown or mistyped field in the call object" },
+        { "{\"method\":\"io.fexitd.List\\u0000x\"}", "the method name contains a NUL" },
 };
 
 START_TEST(test_call_parse_bad) {
@@ -181,6 +211,9 @@ START_TEST(test_reply_parse) {
         ck_assert_int_eq(vl_reply_parse(o, &r), -EBADMSG);
         json_object_put(o);
         o = parse_ok("{\"error\":5}");
+        ck_assert_int_eq(vl_reply_parse(o, &r), -EBADMSG);
+        json_object_put(o);
+        o = parse_ok("{\"error\":\"io.fexitd.NoSuchHandle\\u0000x\"}");
         ck_assert_int_eq(vl_reply_parse(o, &r), -EBADMSG);
         json_object_put(o);
 }
@@ -301,6 +334,13 @@ static const struct {
         { "{\"handle\":1,\"obj\":[]}", "obj" },
         { "{\"handle\":1,\"unknown\":1}", "unknown" },          /* unknown parameter */
         { "{\"unknown\":null,\"handle\":1}", "unknown" },
+        /* a NUL in any string of a value: C would act on the part before it (issue 11, D3) */
+        { "{\"handle\":1,\"name\":\"unlinksnoop\\u0000../../x\"}", "name" },
+        { "{\"handle\":1,\"name\":\"\\u0000\"}", "name" },
+        { "{\"handle\":1,\"list\":[\"user:root\\u0000junk\"]}", "list" },
+        { "{\"handle\":1,\"obj\":{\"function\":\"vfs_read\\u0000x\"}}", "obj" },
+        { "{\"handle\":1,\"list\":[{\"functions\":[\"a\",\"b\\u0000\"]}]}", "list" },
+        { "{\"handle\":1,\"attach\":\"\\u0000\"}", "attach" },
 };
 
 START_TEST(test_params_bad) {
@@ -330,6 +370,135 @@ START_TEST(test_params_int64_overflow) {
 }
 END_TEST
 
+/* Both sides (issue 11, D4): json-c clamped -99999999999999999999999 to INT64_MIN, a valid
+ * handle number, so Describe answered NoSuchHandle -9223372036854775808. */
+static const struct {
+        const char *text;
+        int r;
+        int64_t handle;
+} int_edges[] = {
+        { "{\"handle\":-9223372036854775808}", 0, INT64_MIN },
+        { "{\"handle\":-9223372036854775809}", -EINVAL, 0 },
+        { "{\"handle\":-99999999999999999999999}", -EINVAL, 0 },
+        { "{\"handle\":-18446744073709551616}", -EINVAL, 0 },
+        { "{\"handle\":18446744073709551615}", -EINVAL, 0 },
+        { "{\"handle\":18446744073709551616}", -EINVAL, 0 },
+        { "{\"handle\":99999999999999999999999}", -EINVAL, 0 },
+        { "{\"handle\":-0}", 0, 0 },
+        { "{\"handle\":1,\"id\":-99999999999999999999999}", -EINVAL, 1 },
+        /* a wide integer elsewhere in the message leaves the others as they were */
+        { "{\"list\":[-99999999999999999999999,\"-99999999999999999999999\"],\"handle\":-7}", 0, -7 },
+};
+
+START_TEST(test_params_int64_edges) {
+        json_object *o = parse_ok(int_edges[_i].text);
+        struct params p = {};
+        const char *bad = NULL;
+
+        ck_assert_int_eq(vl_params_parse(o, spec, &p, &bad), int_edges[_i].r);
+        if (int_edges[_i].r == 0)
+                ck_assert_int_eq(p.handle, int_edges[_i].handle);
+        else
+                ck_assert_str_eq(bad, int_edges[_i].handle ? "id" : "handle");
+        if (p.list) {
+                ck_assert(json_object_is_type(json_object_array_get_idx(p.list, 0), json_type_double));
+                ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(p.list, 1)),
+                                 "-99999999999999999999999");
+        }
+        json_object_put(o);
+}
+END_TEST
+
+static bool only_x(const char *s) {
+        return strspn(s, "x") == strlen(s);
+}
+
+START_TEST(test_params_validator) {
+        static const struct vl_param xs[] = { { "name", VL_STRING, true, 0, only_x }, {} };
+        json_object *o = parse_ok("{\"name\":\"xxx\"}");
+        const char *name = NULL, *bad = NULL;
+
+        ck_assert_int_eq(vl_params_parse(o, xs, &name, &bad), 0);
+        ck_assert_str_eq(name, "xxx");
+        json_object_put(o);
+        name = NULL;
+        o = parse_ok("{\"name\":\"xyx\"}");
+        ck_assert_int_eq(vl_params_parse(o, xs, &name, &bad), -EINVAL);
+        ck_assert_str_eq(bad, "name");
+        ck_assert_ptr_null(name);
+        json_object_put(o);
+}
+END_TEST
+
+/* An error echoes at most VL_ECHO_MAX bytes of what the client sent, cut between characters. */
+START_TEST(test_add_echo) {
+        char s[VL_ECHO_MAX * 2];
+        json_object *o = vl_obj();
+
+        memset(s, 'a', sizeof(s) - 1);
+        s[sizeof(s) - 1] = 0;
+        vl_add_echo(o, "long", s);
+        s[VL_ECHO_MAX] = 0;
+        vl_add_echo(o, "max", s);
+        memcpy(s + VL_ECHO_MAX - 1, "\xc3\xa9\xc3\xa9", 5);   /* é across the cut */
+        vl_add_echo(o, "utf8", s);
+        vl_add_echo(o, "null", NULL);
+        ck_assert_uint_eq(strlen(vl_get_str(o, "long")), VL_ECHO_MAX + 3);
+        ck_assert_str_eq(vl_get_str(o, "long") + VL_ECHO_MAX, "...");
+        ck_assert_uint_eq(strlen(vl_get_str(o, "max")), VL_ECHO_MAX);
+        ck_assert_uint_eq(strlen(vl_get_str(o, "utf8")), VL_ECHO_MAX - 1 + 3);
+        ck_assert_str_eq(vl_get_str(o, "utf8") + VL_ECHO_MAX - 1, "...");
+        ck_assert_ptr_null(vl_get_str(o, "null"));
+        json_object_put(o);
+}
+END_TEST
+
+/* Our writer: every JSON type as json-c wrote it, and a double stays a double. */
+START_TEST(test_format_values) {
+        json_object *p = vl_obj(), *a = vl_array();
+        _cleanup_free_ char *text = NULL;
+
+        vl_add_double(p, "d", 1.5);
+        vl_add_double(p, "two", 2.0);
+        vl_add_double(p, "third", 1.0 / 3);
+        vl_add(p, "u", json_object_new_uint64(UINT64_MAX));
+        vl_add_int(p, "max", INT64_MAX);
+        vl_add_int(p, "min", INT64_MIN);
+        vl_add_bool(p, "b", true);
+        vl_append(a, json_object_new_string("\"\\\b\f\n\r\t/\x7f\xc3\xa9"));
+        vl_append(a, vl_obj());
+        vl_add(p, "a", a);
+        text = vl_format_reply(p);
+        ck_assert_str_eq(text, "{\"parameters\":{\"d\":1.5,\"two\":2.0,\"third\":0.33333333333333331,"
+                               "\"u\":18446744073709551615,\"max\":9223372036854775807,"
+                               "\"min\":-9223372036854775808,\"b\":true,"
+                               "\"a\":[\"\\\"\\\\\\b\\f\\n\\r\\t/\x7f\xc3\xa9\",{}]}}");
+        json_object_put(parse_ok(text));
+}
+END_TEST
+
+/* A builder that could not allocate breaks what it is added to, however deep, and a broken
+ * message is never formatted: no reply with a field quietly missing. (json-c spells a failed
+ * allocation and JSON null alike, NULL; builders never add null.) */
+START_TEST(test_broken_builders) {
+        json_object *p = vl_obj(), *inner = vl_obj(), *list = vl_array();
+
+        vl_add(p, "inner", inner);          /* added first, broken after */
+        vl_add(p, "list", list);
+        vl_add_int(p, "ok", 1);
+        ck_assert(!vl_broken(p));
+        vl_append(list, NULL);              /* what a failed json_object_new_*() returns */
+        ck_assert(vl_broken(list));
+        ck_assert(vl_broken(p));
+        ck_assert_ptr_null(vl_format_reply(p));
+        p = vl_obj();
+        vl_add(p, "x", NULL);
+        ck_assert_ptr_null(vl_format_error("io.fexitd.KernelError", p));
+        vl_add(NULL, "x", json_object_new_int(1));   /* released, not leaked, not a crash */
+        vl_append(NULL, json_object_new_int(1));
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("varlink-json");
         TCase *parse = tcase_create("parse"), *strict = tcase_create("strict-conformance");
@@ -338,16 +507,22 @@ static Suite *suite(void) {
         tcase_add_test(parse, test_parse_valid);
         tcase_add_loop_test(parse, test_parse_malformed, 0, ELEMENTSOF(malformed));
         tcase_add_test(parse, test_parse_depth);
+        tcase_add_test(parse, test_parse_raw_utf8);
         tcase_add_loop_test(strict, test_parse_strict_conformance, 0, ELEMENTSOF(non_json));
         tcase_add_test(msg, test_call_parse);
         tcase_add_loop_test(msg, test_call_parse_bad, 0, ELEMENTSOF(bad_calls));
         tcase_add_test(msg, test_reply_parse);
         tcase_add_test(msg, test_format);
+        tcase_add_test(msg, test_format_values);
+        tcase_add_test(msg, test_broken_builders);
         tcase_add_test(msg, test_getters);
         tcase_add_test(params, test_params_all);
         tcase_add_test(params, test_params_optional_null_and_absent);
         tcase_add_loop_test(params, test_params_bad, 0, ELEMENTSOF(bad_params));
+        tcase_add_test(params, test_params_validator);
+        tcase_add_test(params, test_add_echo);
         tcase_add_test(strict, test_params_int64_overflow);
+        tcase_add_loop_test(strict, test_params_int64_edges, 0, ELEMENTSOF(int_edges));
         suite_add_tcase(s, parse);
         suite_add_tcase(s, strict);
         suite_add_tcase(s, msg);

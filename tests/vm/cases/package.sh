@@ -16,7 +16,14 @@ wait_for() {
 		sleep 0.5
 	done
 }
-fail() { echo "FAIL: $*"; journalctl -b --no-pager -u fexitd | tail -n 30; exit 1; }
+prog=
+# On failure, what this case loaded is unloaded, so that the next case starts clean.
+fail() {
+	echo "FAIL: $*"
+	journalctl -b --no-pager -u fexitd | tail -n 30
+	[ -z "$prog" ] || fexitctl unload "$prog" >/dev/null 2>&1
+	exit 1
+}
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 debs=/var/cache/fexitd-debs
 pkgs="fexitd fexitctl libfexit0 libfexit-dev fexitd-examples"
@@ -51,8 +58,7 @@ fexitctl status >/dev/null || fail "fexitctl status through the packaged socket"
 out=$(fexitctl --json load "$obj" --attach) || fail "load: $out"
 link_id=$(jq -r '.links[0].kernel_id' <<<"$out")
 prog=$(jq -r '.programs[0].handle' <<<"$out")
-bpftool -j link show id "$link_id" 2>/dev/null | jq -e ".id == $link_id" >/dev/null ||
-	fail "bpftool does not show link $link_id"
+vm_bpftool_has link "$link_id" || fail "bpftool does not show link $link_id: $vm_bpftool_out"
 DEBIAN_FRONTEND=noninteractive dpkg --purge $pkgs >"$FEXITD_TEST_TMP/purge.log" 2>&1 ||
 	{ cat "$FEXITD_TEST_TMP/purge.log"; fail "dpkg --purge failed"; }
 for p in $pkgs; do installed "$p" && fail "$p still installed after purge"; done
@@ -67,7 +73,7 @@ for f in /usr/sbin/fexitd /usr/bin/fexitctl /usr/share/man/man1/fexitctl.1.gz; d
 done
 # Documented to stay (docs/packaging.md): the groups, and what is pinned stays attached.
 getent group fexit >/dev/null || fail "the group fexit went, but docs/packaging.md says it stays"
-bpftool -j link show id "$link_id" 2>/dev/null | jq -e ".id == $link_id" >/dev/null ||
+vm_bpftool_has link "$link_id" ||
 	fail "the pinned link $link_id went with the purge, but docs/packaging.md says it stays"
 echo "ok: purge removed the packages, units, /etc/fexitd and the binaries; the groups and the pinned link $link_id stay, as documented"
 
@@ -78,7 +84,8 @@ wait_for 30 sh -c '[ "$(systemctl is-active fexitd.socket)" = active ]' || fail 
 n=$(fexitctl --json list | jq "[.handles[] | select(.kind==\"link\" and .kernel_id==$link_id)] | length")
 [ "$n" = 1 ] || fail "the reinstalled daemon did not re-adopt link $link_id"
 fexitctl unload "$prog" || fail "unload after reinstall"
-wait_for 30 sh -c "! bpftool -j link show id $link_id 2>/dev/null | jq -e '.id == $link_id' >/dev/null" ||
-	fail "link $link_id still attached after unload"
+link_gone() { ! vm_bpftool_has link "$link_id"; }
+wait_for 30 link_gone || fail "link $link_id still attached after unload"
+prog=
 echo "ok: reinstalled; the daemon re-adopted link $link_id; unloaded"
 exit 0
