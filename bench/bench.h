@@ -82,6 +82,8 @@ struct bench_daemon {
 };
 
 int bench_daemon_start(struct bench_daemon *d);
+/* The same with extra fexitd arguments (NULL-terminated; kept until the daemon is stopped). */
+int bench_daemon_start_args(struct bench_daemon *d, const char *const *extra_args);
 void bench_daemon_stop(struct bench_daemon *d);
 /* Daemon's RSS after a round trip (so it has served at least one call), KiB. */
 json_object *bench_daemon_memory(struct bench_daemon *d, const char *label, long *ret_rss);
@@ -141,6 +143,13 @@ int func_pool_probe(const char *socket, const char *object_path, const char *con
 const char *const *func_pool_take(struct func_pool *p, size_t n);
 void func_pool_done(struct func_pool *p);
 
+/* libbpf opens the object and loads fexit_count retargeted to function, as fexitd's first instance
+ * of a program is loaded. On failure *ret_obj may still need bpf_object__close(). */
+struct bpf_object;
+struct bpf_program;
+int object_load_retargeted(const char *object_path, const char *function, struct bpf_object **ret_obj,
+                           struct bpf_program **ret_prog);
+
 /* {"programs":[{"name":"fexit_count","functions":[...]}],"attach":true} as text. */
 char *load_params_functions(const char *const *functions, size_t n, bool attach);
 /* Load with the object's fd; *ret_ms is the round trip. Returns the number of links. */
@@ -148,6 +157,12 @@ int fexitd_load(struct bconn *c, const char *object_path, const char *params_jso
                 json_object **ret_reply, const char **ret_error);
 /* The first program handle of a Load reply, -1 if none. */
 int64_t load_reply_program(json_object *reply);
+
+/* Part 6: one program on N functions as a tracing multi-link, as instances, and the in-process
+ * floor (multi.c). Rows {n, per_target_us_multi, per_target_us_instances, per_target_us_floor,
+ * ...}: the "multi_link" key of the results. */
+int multi_run(const char *object_path, const char *const *globs, const size_t *ns, size_t n_ns,
+              size_t instances_max, json_object **ret);
 
 int many_run(const char *socket, const char *object_path, struct func_pool *pool,
              const size_t *ns, size_t n_ns, size_t separate_max, json_object **ret);

@@ -9,8 +9,29 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <bpf/libbpf.h>
+
 #include "bench/bench.h"
 #include "common/macro.h"
+
+int object_load_retargeted(const char *object_path, const char *function, struct bpf_object **ret_obj,
+                           struct bpf_program **ret_prog) {
+        struct bpf_object *obj = bpf_object__open_file(object_path, NULL);
+        struct bpf_program *prog;
+        int r = libbpf_get_error(obj);
+
+        if (r < 0) {
+                *ret_obj = NULL;
+                return r;
+        }
+        *ret_obj = obj;
+        prog = bpf_object__find_program_by_name(obj, "fexit_count");
+        r = prog ? bpf_program__set_attach_target(prog, 0, function) : -ENOENT;
+        if (r >= 0)
+                r = bpf_object__load(obj);
+        *ret_prog = prog;
+        return r;
+}
 
 char *load_params_functions(const char *const *functions, size_t n, bool attach) {
         json_object *p = json_object_new_object(), *progs = json_object_new_array(),

@@ -13,12 +13,16 @@
 #include "daemon-helper.h"
 
 int bench_daemon_start(struct bench_daemon *d) {
+        return bench_daemon_start_args(d, NULL);
+}
+
+int bench_daemon_start_args(struct bench_daemon *d, const char *const *extra_args) {
         struct test_daemon *t = calloc(1, sizeof(*t));
         int r;
 
         if (!t)
                 return -ENOMEM;
-        r = test_daemon_start(t, NULL);
+        r = test_daemon_start(t, extra_args);
         if (r < 0) {
                 test_daemon_stop(t);
                 free(t);

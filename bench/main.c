@@ -6,13 +6,16 @@
  *   fexitd-bench host [--samples N] [--rounds N] [--warmup N] [--clients N,N,...] [--json FILE]
  *   fexitd-bench vm --object FEXIT_COUNT.bpf.o [--samples N] [--rounds N] [--warmup N]
  *                   [--clients N,N,...] [--settle-ms MS] [--iterations N] [--many N,N,...]
- *                   [--separate-max N] [--links N,N,...] [--parts load,latency,many,memory]
+ *                   [--separate-max N] [--links N,N,...] [--multi N,N,...] [--multi-instances-max N]
+ *                   [--parts load,latency,many,memory,multi]
  *                   [--malloc-variant NAME=VALUE|""] [--json FILE]
  *
  * --samples calls per concurrency level, target and round; --rounds rounds (in the VM each has an
  * idle and a busy half, --settle-ms apart); --iterations load+attach pairs; --many the N of part
  * 4; --separate-max the largest N also done as N separate Loads; --links the steps of part 5;
- * --malloc-variant an environment assignment for a second run of part 5's daemon ("" for none).
+ * --malloc-variant an environment assignment for a second run of part 5's daemon ("" for none);
+ * --multi the N of part 6 (tracing multi-link, kernels that have it), --multi-instances-max the
+ * largest N also done as instances.
  *   fexitd-bench report [--host FILE] [--vm FILE] [--out FILE] [--txt FILE]
  *   fexitd-bench echo-server SOCKET
  *
@@ -41,7 +44,7 @@ struct opts {
         size_t samples, warmup;
         unsigned rounds, iterations;
         const char *object, *json;
-        size_t many[8], n_many, links[8], n_links, separate_max;
+        size_t many[8], n_many, links[8], n_links, separate_max, multi[8], n_multi, multi_instances_max;
         unsigned clients[8];
         size_t n_clients;
         unsigned settle_ms;
@@ -57,6 +60,18 @@ static const char *const globs[] = {
         "ip_*", "ipmr*", "rtnl_*", "nexthop*", "seg6*", "lwtunnel*", "mptcp*", "devlink*",
         "ethtool*", "ethnl*", "netlbl*", "cipso*", "calipso*", "ioam6*", "tcf_*", "qdisc_*", "tc_*",
         "genl*", "dst_*", "ipv4_*", "nf_*", "phy_*", "mdio*", "netpoll*", "dcb*", "switchdev*", NULL,
+};
+
+/* Part 6 needs thousands of functions: the globs above and more subsystems the VM leaves alone.
+ * Nothing of the core (locks, memory, scheduler, RCU, interrupts, text patching). */
+static const char *const multi_globs[] = {
+        "xfrm*", "tcp_*", "udp*", "ip6*", "ipv6_*", "inet*", "fib*", "neigh*", "icmp*", "igmp*",
+        "arp_*", "raw_*", "ping_*", "rt6_*", "ndisc_*", "mld_*", "addrconf_*", "ip_*", "ipmr*",
+        "rtnl_*", "nexthop*", "seg6*", "lwtunnel*", "mptcp*", "devlink*", "ethtool*", "ethnl*",
+        "netlbl*", "cipso*", "calipso*", "ioam6*", "tcf_*", "qdisc_*", "tc_*", "genl*", "dst_*",
+        "ipv4_*", "nf_*", "phy_*", "mdio*", "netpoll*", "dcb*", "switchdev*", "sock_*", "sk_*",
+        "skb_*", "netdev_*", "dev_*", "net_*", "nla_*", "netlink_*", "crypto_*", "acpi_*", "pci_*",
+        "usb_*", "tty_*", "input_*", "hid_*", "kobject_*", "debugfs_*", "audit_*", "key_*", NULL,
 };
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap) {
@@ -97,6 +112,8 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                 { "settle-ms", required_argument, NULL, 'T' },
                 { "parts", required_argument, NULL, 'p' },
                 { "malloc-variant", required_argument, NULL, 'M' },
+                { "multi", required_argument, NULL, 'u' },
+                { "multi-instances-max", required_argument, NULL, 'U' },
                 {}
         };
         int c;
@@ -115,6 +132,8 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                 case 'T': o->settle_ms = (unsigned) strtoul(optarg, NULL, 10); break;
                 case 'p': o->parts = optarg; break;
                 case 'M': o->malloc_variant = optarg; break;
+                case 'u': o->n_multi = parse_list(optarg, o->multi, ELEMENTSOF(o->multi)); break;
+                case 'U': o->multi_instances_max = strtoul(optarg, NULL, 10); break;
                 case 'c': o->n_clients = parse_levels(optarg, o->clients, ELEMENTSOF(o->clients)); break;
                 default: return -EINVAL;
                 }
@@ -339,6 +358,13 @@ static int cmd_vm(const struct opts *o) {
                 r = memory_run(o->object, &pool, o->links, o->n_links, o->malloc_variant, &x);
                 json_object_object_add(doc, "memory_malloc_variant", x);
         }
+        if (r >= 0 && want(o, "multi")) {
+                /* last: its instances stay attached until the VM powers off */
+                fprintf(stderr, "fexitd-bench: tracing multi-link\n");
+                r = multi_run(o->object, multi_globs, o->multi, o->n_multi, o->multi_instances_max, &x);
+                json_object_object_add(doc, "multi_link", x);
+                checkpoint(doc);
+        }
         /* The daemons are left running: stopping them would detach every link, ~150 ms each under
          * TCG, one after the other. The VM powers off instead. */
         func_pool_done(&pool);
@@ -383,6 +409,8 @@ int main(int argc, char **argv) {
                 return report_main(argc - 1, argv + 1);
         o.n_many = parse_list("1,10,100,500", o.many, ELEMENTSOF(o.many));
         o.n_links = parse_list("1,10,100,1000", o.links, ELEMENTSOF(o.links));
+        o.n_multi = parse_list("10,100,1000,10000", o.multi, ELEMENTSOF(o.multi));
+        o.multi_instances_max = 1000;
         o.n_clients = parse_levels("1,8,64", o.clients, ELEMENTSOF(o.clients));
         if (parse_opts(argc - 1, argv + 1, &o) < 0 || o.rounds == 0 || o.samples == 0) {
                 fprintf(stderr, "usage: fexitd-bench host|vm|report|echo-server ... (see bench/main.c)\n");

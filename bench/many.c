@@ -72,14 +72,7 @@ static int kernel_once(const char *object_path, const char *const *names, size_t
                         return ids[i];
         }
         t0 = now_ns();
-        obj = bpf_object__open_file(object_path, NULL);
-        r = libbpf_get_error(obj);
-        if (r < 0)
-                return r;
-        prog = bpf_object__find_program_by_name(obj, "fexit_count");
-        r = prog ? bpf_program__set_attach_target(prog, 0, names[0]) : -ENOENT;
-        if (r >= 0)
-                r = bpf_object__load(obj);
+        r = object_load_retargeted(object_path, names[0], &obj, &prog);
         if (r >= 0)
                 progs[n_progs++] = bpf_program__fd(prog);   /* owned by obj */
         for (size_t i = 1; r >= 0 && i < n; i++) {

@@ -19,6 +19,8 @@
 #define GOAL_LINEAR 1.25      /* marginal cost per target, last step against the one before */
 #define GOAL_PER_TARGET 1.15  /* fexitd's per-target cost against the kernel's own */
 #define GOAL_PER_LINK_KIB 2.0
+#define GOAL_MULTI_VS_INSTANCES 50.0   /* at N = 1,000: instances' per-target cost / multi-link's */
+#define GOAL_MULTI_FLOOR 1.1           /* fexitd's multi-link against the in-process floor */
 
 static json_object *get(json_object *o, const char *key) {
         json_object *v = NULL;
@@ -240,6 +242,33 @@ static void print_memory(FILE *f, json_object *host, json_object *vm) {
         }
 }
 
+/* Part 6: one program on N functions as one tracing multi-link, against instances and the floor. */
+static void print_multi(FILE *f, json_object *rows) {
+        if (!rows)
+                return;
+        fprintf(f, "\n6. Tracing multi-link (one program, one link, N functions), per target in us\n");
+        if (len(rows) == 0) {
+                fprintf(f, "   the kernel has no tracing multi-links: nothing measured\n");
+                return;
+        }
+        fprintf(f, "%8s %12s %12s %12s %10s %10s %12s %12s\n", "N", "multi", "instances", "floor",
+                "inst/multi", "multi/floor", "detach ms", "RSS B/func");
+        for (size_t i = 0; i < len(rows); i++) {
+                json_object *r = at(rows, i);
+                double m = json_num(r, "per_target_us_multi", NAN), in = json_num(r, "per_target_us_instances", NAN),
+                       fl = json_num(r, "per_target_us_floor", NAN);
+
+                fprintf(f, "%8.0f %12.1f %12.1f %12.1f %10.1f %10.2f %12.1f %12.0f%s%s\n",
+                        json_num(r, "n", 0), m, in, fl, in / m, m / fl, json_num(r, "multi_detach_ms", NAN),
+                        json_num(r, "daemon_rss_bytes_per_function", NAN),
+                        get(r, "error") ? "  error: " : "", json_str(r, "error", ""));
+                if (json_num(r, "n", 0) == 1000)
+                        fprintf(f, "   goal at N = 1,000: instances/multi >= %.0f: %s; multi/floor <= %.1f: %s\n",
+                                GOAL_MULTI_VS_INSTANCES, verdict(in / m >= GOAL_MULTI_VS_INSTANCES),
+                                GOAL_MULTI_FLOOR, verdict(m / fl <= GOAL_MULTI_FLOOR));
+        }
+}
+
 void report_print(FILE *f, json_object *doc) {
         json_object *host = get(doc, "host"), *vm = get(doc, "vm");
         const char *part = json_str(doc, "part", NULL);
@@ -261,6 +290,7 @@ void report_print(FILE *f, json_object *doc) {
         print_loadattach(f, get(vm, "load_attach"));
         print_many(f, get(vm, "many"));
         print_memory(f, host, vm);
+        print_multi(f, get(vm, "multi_link"));
 }
 
 /* fexitd-bench report [--host FILE] [--vm FILE] [--out FILE] [--txt FILE]: merges the parts into

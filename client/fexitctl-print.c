@@ -40,6 +40,9 @@ static char *target_text(const struct fexit_handle *h) {
                 return strdup(or_dash(h->map_type));
         if (!t)
                 return strdup("-");
+        if (h->function_count > 1)      /* a multi-link: one row, `describe` lists them */
+                return xasprintf("%s +%" PRId64 " (%" PRId64 " functions)", t->function,
+                                 h->function_count - 1, h->function_count);
         if (t->target_prog_id > 0)
                 return xasprintf("prog %" PRId64 ":%s", t->target_prog_id, t->function);
         if (t->btf_object && strcmp(t->btf_object, "vmlinux") != 0 && strcmp(t->btf_object, "bpf") != 0)
@@ -127,6 +130,10 @@ void print_handle(FILE *f, const struct fexit_handle *h) {
         fprintf(f, "%-14s%s\n", "Name:", h->name);
         if (h->target)
                 print_target(f, h->target);
+        if (h->mode)
+                fprintf(f, "%-14s%s, %" PRId64 " functions\n", "Mode:", h->mode, h->function_count);
+        for (size_t i = 0; i < h->n_functions; i++)
+                fprintf(f, "%-14s%s\n", i == 0 ? "Functions:" : "", h->functions[i]);
         print_opt_int(f, "Program:", h->program);
         fprintf(f, "%-14s%s\n", "Lifetime:", or_dash(fexit_lifetime_name(h->lifetime)));
         fprintf(f, "%-14s%s\n", "State:", h->state_name);
@@ -168,6 +175,8 @@ void print_load_result(FILE *f, const struct fexit_load_result *r) {
         free(all);
         for (size_t i = 0; i < r->n_skipped; i++)
                 fprintf(f, "skipped %s: %s\n", r->skipped[i]->function, r->skipped[i]->reason);
+        if (r->mode_reason)
+                fprintf(f, "mode %s: %s\n", or_dash(r->mode), r->mode_reason);
 }
 
 static void print_features(FILE *f, const struct fexit_features *k) {
@@ -182,6 +191,8 @@ static void print_features(FILE *f, const struct fexit_features *k) {
         fprintf(f, "%-14sfexit yes, sleepable fexit.s %s, arguments up to %" PRId64 ", module BTF %s\n",
                 "Kernel:", k->sleepable_fexit ? "yes" : "no", k->max_fexit_args,
                 k->module_btf ? "yes" : "no");
+        fprintf(f, "%-14s%s\n", "Multi-link:", k->tracing_multi ?
+                "yes (one program and one link for many functions)" : "no (one program per function)");
 }
 
 void print_status(FILE *f, const struct fexit_status *s) {

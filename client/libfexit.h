@@ -175,6 +175,12 @@ struct fexit_handle {
         int64_t key_size, value_size, max_entries, map_flags;
         const char *const *grants;      /* "user:NAME", "group:NAME" */
         size_t n_grants;
+        /* a multi-link program or link (one program, one link, many functions): mode is
+         * "multi-link" (NULL otherwise), target names the first function */
+        const char *mode;
+        int64_t function_count;         /* FEXIT_ABSENT unless multi-link */
+        const char *const *functions;   /* Describe only: every function */
+        size_t n_functions;
         /* A handed-off link's holder process: "alive", "exited" (the link is detached unless the
          * holder passed its fd on) or "unknown"; NULL for other handles and older daemons. */
         const char *holder_state;
@@ -203,6 +209,8 @@ struct fexit_load_result {
         size_t n_links;
         struct fexit_skipped **skipped;
         size_t n_skipped;
+        const char *mode;               /* "multi-link" or "instances"; NULL from older daemons */
+        const char *mode_reason;        /* why instances on a kernel with multi-links, or NULL */
 };
 FEXIT_API struct fexit_load_result *fexit_load_result_free(struct fexit_load_result *r);
 
@@ -213,6 +221,8 @@ struct fexit_features {
         bool sleepable_fexit;           /* fexit.s/ on bpf_fentry_test1 loads */
         int64_t max_fexit_args;         /* argument registers the trampoline saves; 0: unknown */
         bool module_btf;                /* a loaded module has BTF */
+        bool tracing_multi;             /* tracing multi-links: one program and one link for
+                                           many functions (Linux 7.3) */
 };
 
 struct fexit_status {

@@ -77,8 +77,9 @@ FEXIT_API const char *fexit_lifetime_name(enum fexit_lifetime lifetime) {
         return (size_t) lifetime < ELEMENTSOF(lifetime_names) ? lifetime_names[lifetime] : NULL;
 }
 
-/* A string array into a NULL-terminated vector of borrowed strings. */
-static int strv_from_json(json_object *a, const char ***ret, size_t *ret_n) {
+/* A string array into a NULL-terminated vector of borrowed strings; with key, an array of objects
+ * into their string fields key (Describe's functions: [{"function": NAME, ...}, ...]). */
+static int strv_from_json(json_object *a, const char *key, const char ***ret, size_t *ret_n) {
         size_t n;
         const char **v;
 
@@ -90,6 +91,8 @@ static int strv_from_json(json_object *a, const char ***ret, size_t *ret_n) {
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 json_object *s = json_object_array_get_idx(a, i);
+                if (key)
+                        s = json_object_is_type(s, json_type_object) ? json_object_object_get(s, key) : NULL;
                 if (!json_object_is_type(s, json_type_string)) {
                         free(v);
                         return -EBADMSG;
@@ -107,6 +110,7 @@ struct handle_impl {
         struct fexit_handle pub;        /* first: the public pointer is the impl's */
         struct fexit_target target;
         const char **grants;
+        const char **functions;
         json_object *json;
         const char *kind, *lifetime;
 };
@@ -133,6 +137,8 @@ static const struct field handle_fields[] = {
         { "value_size",  F_INT,    false, H(pub.value_size) },
         { "max_entries", F_INT,    false, H(pub.max_entries) },
         { "map_flags",   F_INT,    false, H(pub.map_flags) },
+        { "mode",        F_STR,    false, H(pub.mode) },
+        { "function_count", F_INT, false, H(pub.function_count) },
         {}
 };
 #undef H
@@ -153,6 +159,7 @@ FEXIT_API struct fexit_handle *fexit_handle_free(struct fexit_handle *h) {
         if (!impl)
                 return NULL;
         free(impl->grants);
+        free(impl->functions);
         json_object_put(impl->json);
         free(impl);
         return NULL;
@@ -161,6 +168,7 @@ FEXIT_API struct fexit_handle *fexit_handle_free(struct fexit_handle *h) {
 static int handle_decode(struct handle_impl *h, json_object *o) {
         json_object *target = json_object_object_get(o, "target");
         json_object *grants = json_object_object_get(o, "grants");
+        json_object *functions = json_object_object_get(o, "functions");
         int r;
 
         r = decode_fields(o, handle_fields, h);
@@ -177,10 +185,16 @@ static int handle_decode(struct handle_impl *h, json_object *o) {
                 h->pub.target = &h->target;
         }
         if (grants) {
-                r = strv_from_json(grants, &h->grants, &h->pub.n_grants);
+                r = strv_from_json(grants, NULL, &h->grants, &h->pub.n_grants);
                 if (r < 0)
                         return r;
                 h->pub.grants = h->grants;
+        }
+        if (functions) {
+                r = strv_from_json(functions, "function", &h->functions, &h->pub.n_functions);
+                if (r < 0)
+                        return r;
+                h->pub.functions = h->functions;
         }
         return 0;
 }
@@ -197,6 +211,7 @@ int handle_from_json(json_object *o, struct fexit_handle **ret) {
         h->pub.program = h->pub.holder_uid = h->pub.holder_pid = FEXIT_ABSENT;
         h->pub.run_count = h->pub.run_time_ns = FEXIT_ABSENT;
         h->pub.key_size = h->pub.value_size = h->pub.max_entries = h->pub.map_flags = FEXIT_ABSENT;
+        h->pub.function_count = FEXIT_ABSENT;
         r = handle_decode(h, o);
         if (r < 0)
                 return r;
@@ -308,6 +323,8 @@ int load_result_from_json(json_object *o, struct fexit_load_result **ret) {
                 k = handles_from_json(json_object_object_get(o, "links"), &r->links, &r->n_links);
         if (k >= 0)
                 k = skipped_from_json(json_object_object_get(o, "skipped"), &r->skipped, &r->n_skipped);
+        r->mode = vl_get_str(o, "mode");
+        r->mode_reason = vl_get_str(o, "mode_reason");
         if (k < 0) {
                 fexit_load_result_free(r);
                 return k;
@@ -356,6 +373,7 @@ static int features_from_json(json_object *o, struct fexit_features *ret) {
                 .sleepable_fexit = vl_get_bool(o, "sleepable_fexit", false),
                 .max_fexit_args = vl_get_int(o, "max_fexit_args", 0),
                 .module_btf = vl_get_bool(o, "module_btf", false),
+                .tracing_multi = vl_get_bool(o, "tracing_multi", false),
         };
         return 1;
 }
@@ -416,7 +434,7 @@ int service_info_from_json(json_object *o, struct fexit_service_info **ret) {
         impl->json = json_object_get(o);
         r = decode_fields(o, info_fields, impl);
         if (r >= 0)
-                r = strv_from_json(json_object_object_get(o, "interfaces"), &impl->interfaces,
+                r = strv_from_json(json_object_object_get(o, "interfaces"), NULL, &impl->interfaces,
                                    &impl->pub.n_interfaces);
         if (r < 0) {
                 fexit_service_info_free(&impl->pub);

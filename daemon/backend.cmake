@@ -2,6 +2,7 @@
 # Included from daemon/CMakeLists.txt; the daemon and the tests link fexitd_backend.
 add_library(fexitd_backend STATIC
   ${CMAKE_CURRENT_LIST_DIR}/bpf-backend.c
+  ${CMAKE_CURRENT_LIST_DIR}/bpf-multi.c
   ${CMAKE_CURRENT_LIST_DIR}/bpf-probe.c
   ${CMAKE_CURRENT_LIST_DIR}/bpf-describe.c
   ${CMAKE_CURRENT_LIST_DIR}/btf-index.c)

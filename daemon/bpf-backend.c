@@ -20,6 +20,7 @@
 #include "common/macro.h"
 #include "daemon/bb-util.h"
 #include "daemon/bpf-backend.h"
+#include "daemon/bpf-multi.h"
 #include "daemon/btf-index.h"
 
 #define OBJECT_SIZE_MAX (64u << 20)
@@ -425,8 +426,11 @@ struct target {
 struct plan {
         struct bpf_program *prog;
         bool sleepable;
+        bool want_multi;          /* given `functions` or a fexit.multi/ section */
         struct target *targets;
-        size_t n_targets;
+        size_t n_targets, n_alloc;
+        const struct btf_func **seen; /* set of the targets' index entries: a power of two */
+        size_t n_seen_slots;
 };
 
 struct module_fd {
@@ -456,6 +460,7 @@ static void load_ctx_done(struct load_ctx *c) {
                 for (size_t j = 0; j < c->plans[i].n_targets; j++)
                         free(c->plans[i].targets[j].function);
                 free(c->plans[i].targets);
+                free(c->plans[i].seen);
         }
         free(c->plans);
         for (size_t i = 0; i < c->n_tprogs; i++) {
@@ -488,6 +493,14 @@ static const char *section_function(const struct bpf_program *p) {
         return s && s[1] ? s + 1 : NULL;
 }
 
+static bool section_sleepable(const char *section) {
+        bool sleepable;
+
+        if (bb_multi_section(section, &sleepable))
+                return sleepable;
+        return strncmp(section, "fexit.s", 7) == 0;
+}
+
 static struct plan *plan_find(struct load_ctx *c, const char *name) {
         for (size_t i = 0; name && i < c->n_plans; i++)
                 if (strcmp(bpf_program__name(c->plans[i].prog), name) == 0)
@@ -505,7 +518,7 @@ static int plan_get(struct load_ctx *c, struct bpf_program *p, struct plan **ret
                 c->plans = v;
                 v = &c->plans[c->n_plans++];
                 *v = (struct plan) { .prog = p,
-                                     .sleepable = strncmp(bpf_program__section_name(p), "fexit.s", 7) == 0 };
+                                     .sleepable = section_sleepable(bpf_program__section_name(p)) };
         }
         *ret = v;
         return 0;
@@ -543,33 +556,99 @@ static int exclusion(const struct btf_func *f, bool kernel, char *reason, size_t
         return btf_func_check_args(f, btf_kernel_version(), bb_features()->max_args, reason, size);
 }
 
+/* A multi-link program on a kernel that has them: its targets are not instances (yet). */
+static bool plan_multi_wanted(const struct load_ctx *c, const struct plan *pl) {
+        return c->req->multi_link && pl->want_multi;
+}
+
+static int fail_too_many(struct load_ctx *c, const struct plan *pl, const char *function) {
+        bool multi = plan_multi_wanted(c, pl);
+        unsigned max = multi ? BB_MULTI_FUNCTIONS_MAX : BB_INSTANCES_MAX;
+        int r;
+
+        r = fail(c->err, BB_ERR_LIMIT_EXCEEDED, -E2BIG, bpf_program__name(pl->prog), function,
+                 multi ? "more than %u functions in one multi-link program" :
+                         "more than %u program instances in one load", max);
+        set_operation(c->err, multi ? "functions" : "instances");
+        if (c->err)
+                c->err->limit_max = max;
+        return r;
+}
+
+static size_t seen_slot(const struct plan *pl, const struct btf_func *f) {
+        size_t s = ((uintptr_t) f >> 4) * 0x9e3779b97f4a7c15ULL;
+
+        for (s &= pl->n_seen_slots - 1; pl->seen[s] && pl->seen[s] != f; s = (s + 1) & (pl->n_seen_slots - 1))
+                ;
+        return s;
+}
+
+/* Adds f to the plan's set of targets; 1 if it was there already. An index entry is one function
+ * of one BTF object, and each plan's targets come from one index (vmlinux and modules, or one
+ * BPF program's), so the entry's address identifies the target: "vfs_read" and "vfs_*" give one
+ * instance, and tens of thousands of glob matches cost no quadratic scan. */
+static int seen_add(struct plan *pl, const struct btf_func *f) {
+        size_t s;
+
+        if (2 * (pl->n_targets + 1) > pl->n_seen_slots) {
+                const struct btf_func **old = pl->seen;
+                size_t n_old = pl->n_seen_slots, n = n_old ? 2 * n_old : 64;
+
+                pl->seen = calloc(n, sizeof(*pl->seen));
+                if (!pl->seen) {
+                        pl->seen = old;
+                        return -ENOMEM;
+                }
+                pl->n_seen_slots = n;
+                for (size_t i = 0; i < n_old; i++)
+                        if (old[i])
+                                pl->seen[seen_slot(pl, old[i])] = old[i];
+                free(old);
+        }
+        s = seen_slot(pl, f);
+        if (pl->seen[s])
+                return 1;
+        pl->seen[s] = f;
+        return 0;
+}
+
+static int targets_grow(struct plan *pl) {
+        struct target *v;
+        size_t n;
+
+        if (pl->n_targets < pl->n_alloc)
+                return 0;
+        n = pl->n_alloc ? 2 * pl->n_alloc : 4;
+        v = reallocarray(pl->targets, n, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        pl->targets = v;
+        pl->n_alloc = n;
+        return 0;
+}
+
 static int plan_add_target(struct load_ctx *c, struct plan *pl, const struct btf_index *idx,
                            const struct btf_func *f, struct tprog *tp) {
         const char *obj = btf_index_object_name(idx, f->obj);
         struct target *v;
+        int r;
 
-        for (size_t i = 0; i < pl->n_targets; i++)      /* "vfs_read" and "vfs_*": one instance */
-                if (pl->targets[i].btf_id == f->btf_id && pl->targets[i].tprog == tp &&
-                    strcmp(pl->targets[i].btf_object, obj) == 0)
-                        return 0;
-        if (c->n_instances >= BB_INSTANCES_MAX) {
-                int r = fail(c->err, BB_ERR_LIMIT_EXCEEDED, -E2BIG, bpf_program__name(pl->prog),
-                             f->name, "more than %u program instances in one load", BB_INSTANCES_MAX);
-                set_operation(c->err, "instances");
-                if (c->err)
-                        c->err->limit_max = BB_INSTANCES_MAX;
+        if (plan_multi_wanted(c, pl) ? pl->n_targets >= BB_MULTI_FUNCTIONS_MAX :
+                                       c->n_instances >= BB_INSTANCES_MAX)
+                return pl->n_seen_slots && pl->seen[seen_slot(pl, f)] ? 0 : fail_too_many(c, pl, f->name);
+        r = seen_add(pl, f);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        r = targets_grow(pl);
+        if (r < 0)
                 return r;
-        }
-        v = reallocarray(pl->targets, pl->n_targets + 1, sizeof(*v));
-        if (!v)
-                return -ENOMEM;
-        pl->targets = v;
+        v = pl->targets;
         v[pl->n_targets] = (struct target) { .function = strdup(f->name), .btf_id = f->btf_id,
                                              .btf_object = obj, .tprog = tp };
         if (!v[pl->n_targets].function)
                 return -ENOMEM;
         pl->n_targets++;
-        c->n_instances++;
+        c->n_instances += !plan_multi_wanted(c, pl);
         return 0;
 }
 
@@ -591,6 +670,17 @@ static int fail_no_such_function(struct bb_error *e, const struct btf_index *idx
         return r;
 }
 
+/* A glob leaves out names of several kernel symbols: the kernel attaches by name to the first,
+ * which may be a copy ftrace cannot patch; with a multi-link that fails all the functions. A name
+ * asked for explicitly is tried anyway. */
+static int ambiguity(const struct btf_func *f, char *reason, size_t size) {
+        if (f->ksyms <= 1)
+                return 0;
+        snprintf(reason, size, "%s names %u kernel symbols: the kernel attaches to the first by "
+                 "name, which may not be the one its BTF describes", f->name, f->ksyms);
+        return -ENOTUNIQ;
+}
+
 static int plan_add_glob(struct load_ctx *c, struct plan *pl, const struct btf_index *idx,
                          struct tprog *tp, const char *pattern) {
         _cleanup_free_ const struct btf_func **v = NULL;
@@ -606,6 +696,8 @@ static int plan_add_glob(struct load_ctx *c, struct plan *pl, const struct btf_i
                             pattern, "no function matches %s", pattern);
         for (size_t i = 0; i < n; i++) {
                 r = exclusion(v[i], !tp, reason, sizeof(reason));
+                if (r >= 0 && !tp)
+                        r = ambiguity(v[i], reason, sizeof(reason));
                 if (r < 0) {
                         if (!*first)
                                 snprintf(first, sizeof(first), "%s", reason);
@@ -750,6 +842,8 @@ static int plan_select(struct load_ctx *c, const struct bb_select *s) {
                             "program %s is not an fexit program (section %s)", s->name,
                             bpf_program__section_name(p));
         r = plan_get(c, p, &pl);
+        if (r >= 0 && (s->n_functions > 0 || bb_multi_section(bpf_program__section_name(p), &(bool) {0})))
+                pl->want_multi = true;
         if (r >= 0 && s->target_prog_id)
                 r = tprog_get(c, s->target_prog_id, s->name, s->function, &tp);
         if (r >= 0 && s->function)
@@ -793,7 +887,7 @@ static int plan_load(struct load_ctx *c) {
                 any = any || is_fexit(p);
         if (!any)
                 return fail(c->err, BB_ERR_NO_FEXIT_PROGRAMS, -ENOENT, NULL, NULL,
-                            "the object has no fexit program (section fexit/ or fexit.s/)");
+                            "the object has no fexit program (section fexit/, fexit.s/ or fexit.multi/)");
         if (!req->select || req->n_select == 0)
                 r = plan_all(c);
         for (size_t i = 0; r >= 0 && req->select && i < req->n_select; i++)
@@ -807,6 +901,29 @@ static int plan_load(struct load_ctx *c) {
 
 /* Loading ------------------------------------------------------------------------------------ */
 
+/* libbpf 1.1 does not know fexit.multi/ sections and leaves their type unset. They load as
+ * fexit programs (on the first target: libbpf relocates them there), then again as one
+ * multi-link program where the kernel has them (load_multi()). */
+static int prepare_multi_sections(struct bpf_object *obj) {
+        struct bpf_program *p;
+
+        bpf_object__for_each_program(p, obj) {
+                bool sleepable;
+                int r;
+
+                if (!bb_multi_section(bpf_program__section_name(p), &sleepable))
+                        continue;
+                r = bpf_program__set_type(p, BPF_PROG_TYPE_TRACING);
+                if (r >= 0)
+                        r = bpf_program__set_expected_attach_type(p, BPF_TRACE_FEXIT);
+                if (r >= 0 && sleepable)
+                        r = bpf_program__set_flags(p, bpf_program__flags(p) | BPF_F_SLEEPABLE);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int open_object(struct load_ctx *c) {
         const char *name = c->req->object_name ? c->req->object_name : "fexitd";
         LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name);
@@ -817,7 +934,7 @@ static int open_object(struct load_ctx *c) {
         c->obj = bpf_object__open_mem(c->buf, c->size, &opts);
         capture_stop(&cap);
         if (c->obj)
-                return 0;
+                return prepare_multi_sections(c->obj);
         r = fail(c->err, BB_ERR_INVALID_OBJECT, -errno, NULL, NULL, "libbpf cannot open the object%s%s",
                  *cap.first ? ": " : "", cap.first);
         set_log(c->err, cap.tail);
@@ -1040,6 +1157,10 @@ void bb_load_result_free(struct bb_load_result *r) {
                 free(r->progs[i].name);
                 free(r->progs[i].function);
                 free(r->progs[i].btf_object);
+                for (size_t k = 0; k < r->progs[i].n_functions; k++)
+                        free(r->progs[i].functions[k]);
+                free(r->progs[i].functions);
+                free(r->progs[i].btf_ids);
         }
         for (size_t i = 0; i < r->n_maps; i++) {
                 safe_close(r->maps[i].fd);
@@ -1052,6 +1173,7 @@ void bb_load_result_free(struct bb_load_result *r) {
         free(r->progs);
         free(r->maps);
         free(r->skipped);
+        free(r->multi_fallback);
         *r = (struct bb_load_result) {};
 }
 
@@ -1083,6 +1205,97 @@ static int result_add_prog(struct load_ctx *c, const struct plan *pl, const stru
         return v->name && v->function && v->btf_object ? 0 : -ENOMEM;
 }
 
+/* Loads the program once more, as a multi-link program for all its targets. A refusal is no error:
+ * returns -EAGAIN with the reason in res.multi_fallback, and the caller loads instances. */
+static bool plan_multi_possible(const struct load_ctx *c, const struct plan *pl, const char **ret_why) {
+        for (size_t i = 0; i < pl->n_targets; i++) {
+                if (pl->targets[i].tprog) {
+                        *ret_why = "a multi-link attaches to kernel functions only, not to BPF programs";
+                        return false;
+                }
+                if (strcmp(pl->targets[i].btf_object, pl->targets[0].btf_object) != 0) {
+                        *ret_why = "a multi-link covers the functions of one BTF object (vmlinux or "
+                                   "one module), these span several";
+                        return false;
+                }
+        }
+        return true;
+}
+
+static int multi_fallback(struct load_ctx *c, const struct plan *pl, const char *fmt, const char *why) {
+        free(c->res.multi_fallback);
+        if (asprintf(&c->res.multi_fallback, fmt, bpf_program__name(pl->prog), why) < 0) {
+                c->res.multi_fallback = NULL;
+                return -ENOMEM;
+        }
+        return -EAGAIN;
+}
+
+static int load_multi(struct load_ctx *c, const struct plan *pl, int btf_obj_fd, int *ret_fd) {
+        uint32_t flags = bpf_program__flags(pl->prog) | (pl->sleepable ? BPF_F_SLEEPABLE : 0);
+        const char *name = bpf_program__name(pl->prog);
+        _cleanup_free_ char *log = NULL;
+        char line[256], why[320];
+        int fd;
+
+        fd = bb_multi_prog_load(name, c->license, bpf_program__insns(pl->prog),
+                                bpf_program__insn_cnt(pl->prog), flags, btf_obj_fd, NULL, 0);
+        if (fd >= 0) {
+                *ret_fd = fd;
+                return 0;
+        }
+        if (fd == -ENOMEM)
+                return fd;
+        log = calloc(1, INSTANCE_LOG_MIN);    /* again with a log, for the reason */
+        if (log)
+                (void) bb_multi_prog_load(name, c->license, bpf_program__insns(pl->prog),
+                                          bpf_program__insn_cnt(pl->prog), flags, btf_obj_fd, log,
+                                          INSTANCE_LOG_MIN);
+        snprintf(why, sizeof(why), "%s%s%s", strerror(-fd), log && *log ? ": " : "",
+                 log ? last_useful_line(log, line, sizeof(line)) : "");
+        /* e.g. it reads arguments from ctx directly: multi programs use bpf_get_func_arg() */
+        return multi_fallback(c, pl, "the kernel refused %s as a multi-link program (%s)", why);
+}
+
+static int result_add_multi(struct load_ctx *c, const struct plan *pl, int fd) {
+        struct bb_prog *v;
+        int r = result_add_prog(c, pl, &pl->targets[0], fd);
+
+        if (r < 0)
+                return r;
+        v = &c->res.progs[c->res.n_progs - 1];
+        v->multi = true;
+        v->functions = calloc(pl->n_targets, sizeof(char *));
+        v->btf_ids = calloc(pl->n_targets, sizeof(uint32_t));
+        if (!v->functions || !v->btf_ids)
+                return -ENOMEM;
+        for (size_t i = 0; i < pl->n_targets; i++, v->n_functions++) {
+                v->btf_ids[i] = pl->targets[i].btf_id;
+                v->functions[i] = strdup(pl->targets[i].function);
+                if (!v->functions[i])
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int collect_multi(struct load_ctx *c, const struct plan *pl) {
+        const char *why;
+        int obj_fd = 0, fd, r;
+
+        if (!plan_multi_possible(c, pl, &why))
+                return multi_fallback(c, pl, "%s was loaded per function: %s", why);
+        if (strcmp(pl->targets[0].btf_object, "vmlinux") != 0) {
+                r = module_btf_fd(c, pl->targets[0].btf_object, &obj_fd);
+                if (r < 0)
+                        return multi_fallback(c, pl, "%s was loaded per function: %s",
+                                              "cannot open its module's BTF object");
+        }
+        r = load_multi(c, pl, obj_fd, &fd);
+        if (r < 0)
+                return r;
+        return result_add_multi(c, pl, fd);
+}
+
 static int result_add_map(struct load_ctx *c, const struct bpf_map *m) {
         struct bpf_map_info info = {};
         uint32_t len = sizeof(info);
@@ -1109,22 +1322,42 @@ static int result_add_map(struct load_ctx *c, const struct bpf_map *m) {
         return v->name ? 0 : -ENOMEM;
 }
 
+/* One instance per target: the one libbpf loaded, then the others. */
+static int collect_instances(struct load_ctx *c, const struct plan *pl) {
+        int fd = fcntl(bpf_program__fd(pl->prog), F_DUPFD_CLOEXEC, 3), r;
+
+        if (fd < 0)
+                return -errno;
+        r = result_add_prog(c, pl, &pl->targets[0], fd);
+        for (size_t j = 1; r >= 0 && j < pl->n_targets; j++) {
+                r = load_instance(c, pl, &pl->targets[j], &fd);
+                if (r >= 0)
+                        r = result_add_prog(c, pl, &pl->targets[j], fd);
+        }
+        return r;
+}
+
+static int collect_plan(struct load_ctx *c, const struct plan *pl) {
+        int r;
+
+        if (plan_multi_wanted(c, pl)) {
+                r = collect_multi(c, pl);
+                if (r != -EAGAIN)
+                        return r;
+                /* refused as a multi-link program: per function, within the instances' limit */
+                c->n_instances += pl->n_targets;
+                if (c->n_instances > BB_INSTANCES_MAX)
+                        return fail_too_many(c, &(struct plan) { .prog = pl->prog }, NULL);
+        }
+        return collect_instances(c, pl);
+}
+
 static int collect(struct load_ctx *c) {
         const struct bpf_map *m;
         int r;
 
         for (size_t i = 0; i < c->n_plans; i++) {
-                const struct plan *pl = &c->plans[i];
-                int fd = fcntl(bpf_program__fd(pl->prog), F_DUPFD_CLOEXEC, 3);
-
-                if (fd < 0)
-                        return -errno;
-                r = result_add_prog(c, pl, &pl->targets[0], fd);
-                for (size_t j = 1; r >= 0 && j < pl->n_targets; j++) {
-                        r = load_instance(c, pl, &pl->targets[j], &fd);
-                        if (r >= 0)
-                                r = result_add_prog(c, pl, &pl->targets[j], fd);
-                }
+                r = collect_plan(c, &c->plans[i]);
                 if (r < 0)
                         return r;
         }
@@ -1213,10 +1446,22 @@ static int fail_attach(int prog_fd, int r, struct bb_error *e) {
         return r;
 }
 
-int bb_attach(int prog_fd, int *ret_link_fd, uint32_t *ret_link_id, struct bb_error *err) {
-        _cleanup_close_ int fd = -EBADF;
+static int link_id(int fd, uint32_t *ret, struct bb_error *err) {
         struct bpf_link_info info = {};
         uint32_t len = sizeof(info);
+        int r = bpf_obj_get_info_by_fd(fd, &info, &len);
+
+        if (r < 0) {
+                r = fail(err, BB_ERR_KERNEL, r, NULL, NULL, "cannot read the new link's id");
+                set_operation(err, "link info");
+                return r;
+        }
+        *ret = info.id;
+        return 0;
+}
+
+int bb_attach(int prog_fd, int *ret_link_fd, uint32_t *ret_link_id, struct bb_error *err) {
+        _cleanup_close_ int fd = -EBADF;
         int r;
 
         backend_init();
@@ -1225,15 +1470,79 @@ int bb_attach(int prog_fd, int *ret_link_fd, uint32_t *ret_link_id, struct bb_er
                 fd = bpf_raw_tracepoint_open(NULL, prog_fd);
         if (fd < 0)
                 return fail_attach(prog_fd, fd, err);
-        r = bpf_obj_get_info_by_fd(fd, &info, &len);
-        if (r < 0) {
-                r = fail(err, BB_ERR_KERNEL, r, NULL, NULL, "cannot read the new link's id");
-                set_operation(err, "link info");
+        r = link_id(fd, ret_link_id, err);
+        if (r < 0)
                 return r;
-        }
-        *ret_link_id = info.id;
         *ret_link_fd = TAKE_FD(fd);
         return 0;
+}
+
+int bb_attach_multi(int prog_fd, const uint32_t *btf_ids, size_t n, int *ret_link_fd,
+                    uint32_t *ret_link_id, struct bb_error *err) {
+        _cleanup_close_ int fd = -EBADF;
+        const char *hint;
+        int r;
+
+        backend_init();
+        fd = bb_multi_link_create(prog_fd, btf_ids, n);
+        if (fd < 0) {
+                /* the kernel checks every function again and names none: ENOENT is one that
+                 * ftrace cannot patch (any more), EINVAL one on its deny list */
+                hint = errno_hint(-fd);
+                r = fail(err, BB_ERR_KERNEL, fd, NULL, NULL, "attaching the multi-link to %zu "
+                         "functions failed: %s", n, fd == -ENOENT ? "a function is not traceable "
+                         "(no ftrace location) or is gone (ENOENT)" : hint ? hint : strerror(-fd));
+                set_operation(err, "attach");
+                return r;
+        }
+        r = link_id(fd, ret_link_id, err);
+        if (r < 0)
+                return r;
+        *ret_link_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static int multi_link_info_get(int fd, struct bb_uapi_link_info_multi *i) {
+        uint32_t len = sizeof(*i);
+
+        return bpf_obj_get_info_by_fd(fd, i, &len) < 0 ? -errno : 0;
+}
+
+int bb_multi_link_info(int link_fd, struct bb_multi_link_info *ret) {
+        struct bb_uapi_link_info_multi i = {};
+        struct bb_multi_link_info v = {};
+        struct bb_uapi_multi u;
+        int r;
+
+        r = bb_multi_uapi(&u);
+        if (r >= 0)
+                r = multi_link_info_get(link_fd, &i);         /* first the count */
+        if (r < 0)
+                return r;
+        if (i.type != u.link_type)
+                return -EMEDIUMTYPE;
+        v.count = i.count;
+        v.btf_obj_id = i.btf_obj_id;
+        v.ids = calloc(v.count + 1, sizeof(uint32_t));
+        v.addrs = calloc(v.count + 1, sizeof(uint64_t));
+        v.cookies = calloc(v.count + 1, sizeof(uint64_t));
+        i = (struct bb_uapi_link_info_multi) { .count = (uint32_t) v.count, .ids = ptr_to_u64(v.ids),
+                                               .addrs = ptr_to_u64(v.addrs),
+                                               .cookies = ptr_to_u64(v.cookies) };
+        r = v.ids && v.addrs && v.cookies ? multi_link_info_get(link_fd, &i) : -ENOMEM;
+        if (r < 0) {
+                bb_multi_link_info_done(&v);
+                return r;
+        }
+        *ret = v;
+        return 0;
+}
+
+void bb_multi_link_info_done(struct bb_multi_link_info *i) {
+        free(i->ids);
+        free(i->addrs);
+        free(i->cookies);
+        *i = (struct bb_multi_link_info) {};
 }
 
 /* Pins and fds ------------------------------------------------------------------------------- */

@@ -31,6 +31,8 @@ enum bb_error_kind {
 
 /* At most this many program instances (fds) per bb_load(), however many functions globs match. */
 #define BB_INSTANCES_MAX 1024
+/* At most this many functions in one multi-link program (the kernel allows 2^20). */
+#define BB_MULTI_FUNCTIONS_MAX 65536
 
 #define BB_SUGGESTIONS_MAX 5
 
@@ -66,6 +68,9 @@ struct bb_load_request {
         const struct bb_select *select; /* NULL/0: every fexit program with its section's target */
         size_t n_select;
         const char *object_name;     /* NULL: "fexitd"; prefixes libbpf's .bss/.data map names */
+        bool multi_link;             /* the kernel has tracing multi-links (bb_probe_tracing_multi):
+                                        a program given `functions` or a fexit.multi/ section
+                                        becomes one program for all of them */
 };
 
 struct bb_prog {
@@ -77,6 +82,12 @@ struct bb_prog {
         uint32_t btf_id;             /* attach_btf_id */
         uint32_t target_prog_id;     /* != 0 when attached to another BPF program */
         bool sleepable;
+        /* A multi-link program: one program for n_functions functions of one BTF object (function
+         * and btf_object above are the first's), attached with bb_attach_multi(). */
+        bool multi;
+        char **functions;
+        uint32_t *btf_ids;
+        size_t n_functions;
 };
 
 struct bb_map {
@@ -99,6 +110,8 @@ struct bb_load_result {
         size_t n_maps;
         struct bb_skipped *skipped;  /* glob matches left out (deny list, too many args, ...) */
         size_t n_skipped;
+        char *multi_fallback;        /* why a program that could have been a multi-link program was
+                                        loaded per function on a kernel that has them, or NULL */
 };
 
 /* Frees everything and closes every fd still >= 0 in the result. Accepts NULL. */
@@ -109,6 +122,26 @@ int bb_load(const struct bb_load_request *req, struct bb_load_result *ret, struc
 
 /* Attach a loaded fexit program. Returns the link fd (owned by the caller), and its kernel id. */
 int bb_attach(int prog_fd, int *ret_link_fd, uint32_t *ret_link_id, struct bb_error *err);
+
+/* Tracing multi-link (Linux 7.3). Whether this kernel has it, found by trying (a trivial program
+ * is loaded, nothing is attached): 1 yes, 0 no with a one-line reason. */
+int bb_probe_tracing_multi(char *reason, size_t size);
+
+/* Attach a multi program to every function in btf_ids (its BTF object's ids) with one link. */
+int bb_attach_multi(int prog_fd, const uint32_t *btf_ids, size_t n, int *ret_link_fd,
+                    uint32_t *ret_link_id, struct bb_error *err);
+
+/* The kernel's view of a multi-link: its functions' BTF ids (sorted), addresses (0 when kallsyms
+ * hides them from us) and cookies. */
+struct bb_multi_link_info {
+        uint32_t btf_obj_id;
+        size_t count;
+        uint32_t *ids;
+        uint64_t *addrs;
+        uint64_t *cookies;
+};
+int bb_multi_link_info(int link_fd, struct bb_multi_link_info *ret);
+void bb_multi_link_info_done(struct bb_multi_link_info *i);
 
 /* Pin an fd at path (in bpffs) / open a pinned object. bb_obj_get returns a new fd.
  * read_only works for maps only: the kernel refuses it for programs and links (EINVAL). */

@@ -40,6 +40,7 @@ struct btf_index {
         char **owned_names;       /* names added by hand */
         size_t n_owned_names;
         char *traceable;          /* contents of available_filter_functions, NULL if unknown */
+        char *ksyms;              /* names of vmlinux text symbols, one a line, NULL if unknown */
 };
 
 struct btf_index *btf_index_new(void) {
@@ -69,6 +70,7 @@ static void btf_index_free(struct btf_index *idx) {
         free(idx->entries);
         free(idx->slots);
         free(idx->traceable);
+        free(idx->ksyms);
         free(idx);
 }
 
@@ -207,33 +209,85 @@ int btf_index_add_btf(struct btf_index *idx, const char *obj_name, struct btf *b
         return obj;
 }
 
-int btf_index_add_traceable(struct btf_index *idx, const char *path) {
+/* The name of an available_filter_functions line, "name [module]", with a tab after it when it is
+ * a module's: a vmlinux function must not count as traceable because a module has a traceable
+ * function of the same name (the kernel attaches by name, and finds vmlinux's first). */
+static const char *filter_line_name(char *line) {
+        size_t n = strcspn(line, " \t\n");
+        bool module = strchr(line + n, '[') != NULL;
+
+        line[n] = module ? '\t' : '\0';
+        if (module)
+                line[n + 1] = '\0';
+        return line;
+}
+
+/* The name of a vmlinux text symbol in a kallsyms line "addr t name", or NULL. */
+static const char *kallsyms_line_name(char *line) {
+        char *type, *name;
+
+        line[strcspn(line, "\n")] = '\0';
+        if (strchr(line, '['))                    /* a module's symbol */
+                return NULL;
+        type = strchr(line, ' ');
+        if (!type || (type[1] != 't' && type[1] != 'T') || type[2] != ' ')
+                return NULL;
+        name = type + 3;
+        return name;
+}
+
+/* Reads the names path's lines yield into a buffer, one a line. */
+static int read_names(const char *path, const char *(*line_name)(char *line), char **ret) {
         _cleanup_(fclosep) FILE *f = NULL;
         char *buf = NULL;
         size_t size = 0;
         FILE *mem;
         char line[512];
 
-        if (idx->sealed)
-                return -EBUSY;
         f = fopen(path, "re");
         if (!f)
                 return -errno;
         mem = open_memstream(&buf, &size);
         if (!mem)
                 return -ENOMEM;
-        /* Keep only the names, one per line: "name [module]" becomes "name". */
         while (fgets(line, sizeof(line), f)) {
-                line[strcspn(line, " \t\n")] = '\0';
-                if (*line)
-                        fprintf(mem, "%s\n", line);
+                const char *name = line_name(line);
+                if (name && *name)
+                        fprintf(mem, "%s\n", name);
         }
         if (ferror(f) || fclose(mem) != 0) {
                 free(buf);
                 return -EIO;
         }
+        *ret = buf;
+        return 0;
+}
+
+int btf_index_add_traceable(struct btf_index *idx, const char *path) {
+        char *buf;
+        int r;
+
+        if (idx->sealed)
+                return -EBUSY;
+        r = read_names(path, filter_line_name, &buf);
+        if (r < 0)
+                return r;
         free(idx->traceable);
         idx->traceable = buf;
+        return 0;
+}
+
+int btf_index_add_kallsyms(struct btf_index *idx, const char *path) {
+        char *buf;
+        int r;
+
+        if (idx->sealed)
+                return -EBUSY;
+        r = read_names(path, kallsyms_line_name, &buf);
+        if (r < 0)
+                return r;
+        free(idx->ksyms);
+        idx->ksyms = buf;
         return 0;
 }
 
@@ -286,18 +340,39 @@ static struct entry *find(const struct btf_index *idx, const char *name) {
         }
 }
 
+static void apply_ksyms(struct btf_index *idx) {
+        if (!idx->ksyms)
+                return;
+        for (char *p = idx->ksyms, *nl; *p; p = nl + 1) {
+                struct entry *e;
+
+                nl = strchr(p, '\n');
+                *nl = '\0';
+                e = find(idx, p);
+                if (e && e->f.ksyms < UINT8_MAX)
+                        e->f.ksyms++;
+        }
+        idx->ksyms = mfree(idx->ksyms);
+}
+
 static void apply_traceable(struct btf_index *idx) {
         if (!idx->traceable)
                 return;
         for (size_t i = 0; i < idx->n_entries; i++)
                 idx->entries[i].f.traceable = 0;
         for (char *p = idx->traceable, *nl; *p; p = nl + 1) {
+                size_t n;
+                bool module;
                 struct entry *e;
 
                 nl = strchr(p, '\n');
                 *nl = '\0';
+                n = strlen(p);
+                module = n > 0 && p[n - 1] == '\t';
+                if (module)
+                        p[n - 1] = '\0';
                 e = find(idx, p);
-                if (e)
+                if (e && (e->f.obj != 0) == module)
                         e->f.traceable = 1;
         }
         idx->traceable = mfree(idx->traceable);
@@ -318,6 +393,7 @@ int btf_index_seal(struct btf_index *idx) {
         if (r < 0)
                 return r;
         apply_traceable(idx);
+        apply_ksyms(idx);
         idx->sealed = true;
         return 0;
 }
@@ -514,6 +590,20 @@ static const struct {
         { "rcu_read_unlock_strict", "called by the BPF trampoline itself (the kernel's btf_id_deny set)" },
         { "preempt_count_add", "called by the BPF trampoline itself (the kernel's btf_id_deny set)" },
         { "preempt_count_sub", "called by the BPF trampoline itself (the kernel's btf_id_deny set)" },
+        { "___migrate_enable", "called by the BPF trampoline itself (the kernel's btf_id_deny set)" },
+        /* The kernel's noreturn_deny set: fexit on a function that never returns is refused (a
+         * multi-link with one of them fails for all its functions). */
+        { "do_exit", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "do_group_exit", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "make_task_dead", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "kthread_complete_and_exit", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "__module_put_and_kthread_exit", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "__x64_sys_exit", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "__x64_sys_exit_group", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "__ia32_sys_exit", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "__ia32_sys_exit_group", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "__kunit_abort", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
+        { "kunit_try_catch_throw", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
         /* Debian's 6.1 lets these load; attaching __rcu_read_lock hung the machine. */
         { "__rcu_read_lock", "called by the BPF trampoline itself: attaching it hangs Linux 6.1" },
         { "__rcu_read_unlock", "called by the BPF trampoline itself: attaching it hangs Linux 6.1" },
@@ -681,6 +771,12 @@ static void add_traceable(struct btf_index *idx) {
         /* Not readable (no tracefs in this mount namespace): traceability stays unknown. */
 }
 
+/* Only for the real system: tests that point the index at other files get none. */
+static void add_kallsyms(struct btf_index *idx) {
+        if (!system_filter_functions)
+                (void) btf_index_add_kallsyms(idx, "/proc/kallsyms");
+}
+
 static int system_build(struct btf_index **ret) {
         _cleanup_(btf_index_unrefp) struct btf_index *idx = NULL;
         int r;
@@ -698,6 +794,7 @@ static int system_build(struct btf_index **ret) {
         if (r < 0)
                 return r;
         add_traceable(idx);
+        add_kallsyms(idx);
         r = btf_index_seal(idx);
         if (r < 0)
                 return r;

@@ -34,6 +34,9 @@ struct btf_func {
         bool big_struct_arg;      /* ... of more than 16 bytes */
         bool odd_return;          /* returns a struct, union, float...: the kernel refuses it */
         int8_t traceable;         /* 1: in available_filter_functions, 0: not there, -1: unknown */
+        uint8_t ksyms;            /* vmlinux text symbols of this name in kallsyms (saturates at
+                                     255), 0 if unknown. The kernel resolves a name to its first
+                                     symbol, which for a name of several may not be the traced one */
 };
 
 struct btf_index *btf_index_new(void);
@@ -53,6 +56,10 @@ int btf_index_add_btf(struct btf_index *idx, const char *obj_name, struct btf *b
 /* Marks functions found in an available_filter_functions file as traceable and all others as not
  * traceable. Without this call traceability stays unknown (-1). Before btf_index_seal() only. */
 int btf_index_add_traceable(struct btf_index *idx, const char *path);
+
+/* Counts, per function, the vmlinux text symbols of its name in a /proc/kallsyms file (lines
+ * "ADDR TYPE NAME [MODULE]"; module symbols are not counted). Before btf_index_seal() only. */
+int btf_index_add_kallsyms(struct btf_index *idx, const char *path);
 
 /* Sorts and hashes; afterwards the index is immutable. */
 int btf_index_seal(struct btf_index *idx);

@@ -53,9 +53,40 @@ struct handle *handle_free(struct handle *h) {
         free(h->function);
         free(h->btf_object);
         free(h->source);
+        for (size_t i = 0; i < h->n_functions; i++)
+                free(h->functions[i]);
+        free(h->functions);
+        free(h->btf_ids);
         sd_event_source_disable_unref(h->holder_src);
         free(h);
         return NULL;
+}
+
+int handle_set_functions(struct handle *h, char *const *functions, const uint32_t *btf_ids, size_t n) {
+        char **f = calloc(n ? n : 1, sizeof(char *));
+        uint32_t *ids = malloc((n ? n : 1) * sizeof(uint32_t));
+        size_t i;
+
+        for (i = 0; f && ids && i < n; i++)
+                if (!(f[i] = strdup(functions[i])))
+                        break;
+        if (!f || !ids || i < n) {
+                while (f && i > 0)
+                        free(f[--i]);
+                free(f);
+                free(ids);
+                return -ENOMEM;
+        }
+        memcpy(ids, btf_ids, n * sizeof(uint32_t));
+        for (i = 0; i < h->n_functions; i++)
+                free(h->functions[i]);
+        free(h->functions);
+        free(h->btf_ids);
+        h->functions = f;
+        h->btf_ids = ids;
+        h->n_functions = n;
+        h->multi = true;
+        return 0;
 }
 
 void handle_table_init(struct handle_table *t) {

@@ -37,6 +37,12 @@ struct handle {
         char *btf_object;
         uint32_t btf_id;
         uint32_t target_prog_id;
+        /* a multi-link program or link: all its functions (function above is the first) and
+         * their BTF ids in btf_object, which Attach hands to the kernel */
+        bool multi;
+        char **functions;
+        uint32_t *btf_ids;
+        size_t n_functions;
 
         uint64_t program;             /* link: its program; map: first program of its load */
         uint64_t group;               /* the load it came from (id of its first handle) */
@@ -76,6 +82,9 @@ const char *handle_state_to_string(enum handle_state s);
 struct handle *handle_new(enum handle_kind kind, const char *name);
 /* Frees memory only: the fd must have been taken or closed by the caller. Returns NULL. */
 struct handle *handle_free(struct handle *h);
+
+/* Makes h a multi-link handle over copies of the n functions and ids; -ENOMEM leaves h as it was. */
+int handle_set_functions(struct handle *h, char *const *functions, const uint32_t *btf_ids, size_t n);
 
 void handle_table_init(struct handle_table *t);
 /* Frees every handle; fds still open are closed (only at shutdown). */

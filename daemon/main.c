@@ -16,6 +16,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "daemon/bpf-backend.h"
 #include "daemon/holder.h"
 #include "daemon/log.h"
 #include "daemon/methods.h"
@@ -39,6 +40,8 @@ static void help(void) {
                "  --limit NAME=VALUE   connection-queue, user-buffers, total-buffers (bytes, K/M/G),\n"
                "                       message-timeout, reply-timeout (ms or s); docs/security.md\n"
                "  --log-level LEVEL    debug, info, notice, warning, err (default info)\n"
+               "  --no-multi-link      one program per function even where the kernel has\n"
+               "                       tracing multi-links\n"
                "  --version, --help\n",
                FEXITD_SOCKET, FEXITD_PIN_DIR, FEXITD_STATE_DIR, FEXITD_CONF_DIR, FEXITD_CATALOG_DIR);
 }
@@ -109,6 +112,7 @@ static int parse_args(int argc, char **argv, struct config *cfg, int *level) {
                 { "workers", required_argument, NULL, 'w' },
                 { "limit", required_argument, NULL, 'L' },
                 { "log-level", required_argument, NULL, 'l' },
+                { "no-multi-link", no_argument, NULL, 'M' },
                 { "version", no_argument, NULL, 'V' },
                 { "help", no_argument, NULL, 'h' },
                 {}
@@ -147,6 +151,7 @@ static int parse_args(int argc, char **argv, struct config *cfg, int *level) {
                                 return -EINVAL;
                         }
                         break;
+                case 'M': cfg->no_multi_link = true; break;
                 case 'V': printf("fexitd %s\n", FEXITD_VERSION); return 0;
                 case 'h': help(); return 0;
                 default: return -EINVAL;
@@ -171,6 +176,20 @@ static int mkdir_p(const char *path, mode_t mode) {
                         *p = '/';
                 }
         return mkdir(buf, mode) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+/* Loads of many functions become one multi-link program where the kernel has them (Linux 7.3). */
+static bool probe_tracing_multi(void) {
+        char reason[256] = "";
+        bool r = bb_probe_tracing_multi(reason, sizeof(reason)) > 0;
+
+        if (r)
+                log_info("Tracing multi-links available: a program for many functions is loaded once "
+                         "and attached with one link.");
+        else
+                log_info("No tracing multi-links (%s): a program for many functions is loaded once "
+                         "per function.", reason);
+        return r;
 }
 
 /* Persistence needs our pin dir on bpffs; without it persistent handles live only in memory. */
@@ -271,6 +290,7 @@ static int run(struct config *cfg) {
                 return r;   /* a policy with a mistake must not run as an empty one */
         }
         srv.persist = setup_pin_dir(cfg->pin_dir);
+        srv.tracing_multi = !cfg->no_multi_link && probe_tracing_multi();
         (void) state_restore(&srv);
         holder_watch_all(&srv);
         (void) sd_event_add_signal(e, NULL, SIGTERM, NULL, NULL);

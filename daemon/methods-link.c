@@ -27,6 +27,8 @@ struct attach_item {
         int prog_fd;             /* our own dup: the handle may be unloaded meanwhile */
         int link_fd;
         uint32_t link_id;
+        uint32_t *btf_ids;       /* a multi-link program: a copy of its functions' ids */
+        size_t n_btf_ids;
         uint64_t link;           /* the new link's handle, once registered */
 };
 
@@ -42,13 +44,24 @@ struct attach_job {
         struct attach_item items[];
 };
 
+static uint32_t *mfree_ids(uint32_t *ids) {
+        free(ids);
+        return NULL;
+}
+
 /* All or nothing: if one attach fails, what did attach is detached again, here on the worker. */
 static void attach_run(struct job *job) {
         struct attach_job *j = (struct attach_job *) job;
 
-        for (size_t i = 0; i < j->n && j->r >= 0; i++)
-                j->r = bb_attach(j->items[i].prog_fd, &j->items[i].link_fd, &j->items[i].link_id, &j->err);
+        for (size_t i = 0; i < j->n && j->r >= 0; i++) {
+                struct attach_item *it = &j->items[i];
+
+                j->r = it->btf_ids ? bb_attach_multi(it->prog_fd, it->btf_ids, it->n_btf_ids,
+                                                     &it->link_fd, &it->link_id, &j->err) :
+                                     bb_attach(it->prog_fd, &it->link_fd, &it->link_id, &j->err);
+        }
         for (size_t i = 0; i < j->n; i++) {
+                j->items[i].btf_ids = mfree_ids(j->items[i].btf_ids);
                 j->items[i].prog_fd = safe_close(j->items[i].prog_fd);
                 if (j->r < 0)
                         j->items[i].link_fd = safe_close(j->items[i].link_fd);
@@ -67,6 +80,8 @@ static struct handle *link_new(struct call *c, const struct handle *prog, const 
         l->btf_object = prog->btf_object ? strdup(prog->btf_object) : NULL;
         l->btf_id = prog->btf_id;
         l->target_prog_id = prog->target_prog_id;
+        if (prog->multi && handle_set_functions(l, prog->functions, prog->btf_ids, prog->n_functions) < 0)
+                return handle_free(l);
         l->program = prog->id;
         l->group = prog->group;
         l->owner_uid = c->peer.uid;
@@ -220,6 +235,23 @@ static size_t attach_targets(struct server *s, const struct handle *h, bool grou
 
 #define ATTACH_GROUP_MAX 1024
 
+static int attach_item_init(struct attach_item *it, const struct handle *prog) {
+        *it = (struct attach_item) { .program = prog->id, .link_fd = -EBADF,
+                                     .prog_fd = fd_dup_cloexec(prog->fd) };
+        if (it->prog_fd < 0)
+                return it->prog_fd;
+        if (!prog->multi)
+                return 0;
+        it->btf_ids = malloc(prog->n_functions * sizeof(uint32_t));
+        if (!it->btf_ids) {
+                it->prog_fd = safe_close(it->prog_fd);
+                return -ENOMEM;
+        }
+        memcpy(it->btf_ids, prog->btf_ids, prog->n_functions * sizeof(uint32_t));
+        it->n_btf_ids = prog->n_functions;
+        return 0;
+}
+
 static void method_attach(struct call *c, void *params) {
         struct attach_params *p = params;
         struct handle *h = call_get_handle(c, p->handle, HANDLE_PROGRAM, ACCESS_USE);
@@ -249,12 +281,13 @@ static void method_attach(struct call *c, void *params) {
                 return call_reply_invalid_parameter(c, "grants");
         }
         for (size_t i = 0; i < n; i++) {
-                j->items[i] = (struct attach_item) { .program = targets[i]->id, .link_fd = -EBADF,
-                                                     .prog_fd = fd_dup_cloexec(targets[i]->fd) };
-                if (j->items[i].prog_fd < 0) {
-                        int r = j->items[i].prog_fd;
-                        for (size_t k = 0; k < i; k++)
+                int r = attach_item_init(&j->items[i], targets[i]);
+
+                if (r < 0) {
+                        for (size_t k = 0; k < i; k++) {
                                 safe_close(j->items[k].prog_fd);
+                                free(j->items[k].btf_ids);
+                        }
                         free(j);
                         return call_reply_errno(c, "attach", r);
                 }

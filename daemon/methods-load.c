@@ -13,7 +13,9 @@
 #include "daemon/policy.h"
 
 #define SELECT_MAX 64
-#define FUNCTIONS_MAX 1024   /* function names and globs in one request, all selects together */
+/* Function names and globs in one request, all selects together: a multi-link program takes
+ * thousands (the 1 MiB message bounds the names); instances stay within BB_INSTANCES_MAX. */
+#define FUNCTIONS_MAX 16384
 #define GLOBS_MAX 32         /* each glob scans the whole BTF index */
 
 struct load_params {
@@ -106,7 +108,8 @@ static void load_run(struct job *job) {
                 }
         }
         req = (struct bb_load_request) { .object_fd = j->object_fd, .select = j->select,
-                                         .n_select = j->n_select, .object_name = j->object_name };
+                                         .n_select = j->n_select, .object_name = j->object_name,
+                                         .multi_link = j->call->server->tracing_multi };
         j->r = bb_load(&req, &j->res, &j->err);
         if (j->r < 0 || !j->attach)
                 return;
@@ -118,8 +121,13 @@ static void load_run(struct job *job) {
         }
         for (size_t i = 0; i < j->res.n_progs; i++)
                 j->link_fds[i] = -EBADF;
-        for (size_t i = 0; i < j->res.n_progs && j->r >= 0; i++)
-                j->r = bb_attach(j->res.progs[i].fd, &j->link_fds[i], &j->link_ids[i], &j->err);
+        for (size_t i = 0; i < j->res.n_progs && j->r >= 0; i++) {
+                const struct bb_prog *p = &j->res.progs[i];
+
+                j->r = p->multi ? bb_attach_multi(p->fd, p->btf_ids, p->n_functions, &j->link_fds[i],
+                                                  &j->link_ids[i], &j->err) :
+                                  bb_attach(p->fd, &j->link_fds[i], &j->link_ids[i], &j->err);
+        }
         /* all or nothing: detach what did attach, here rather than on the loop's thread */
         if (j->r < 0)
                 close_many(j->link_fds, j->res.n_progs);
@@ -156,7 +164,9 @@ static int set_target(struct handle *h, const struct bb_prog *p) {
         h->btf_object = strdup(p->btf_object ? p->btf_object : "");
         h->btf_id = p->btf_id;
         h->target_prog_id = p->target_prog_id;
-        return h->function && h->btf_object ? 0 : -ENOMEM;
+        if (!h->function || !h->btf_object)
+                return -ENOMEM;
+        return p->multi ? handle_set_functions(h, p->functions, p->btf_ids, p->n_functions) : 0;
 }
 
 /* Moves one result object into the table; its fd moves with it. */
@@ -201,8 +211,9 @@ static int register_results(struct load_job *j, uint64_t *ids, size_t *ret_n, js
                 log_full(LOG_INFO, &(struct log_ctx) { .handle = h->id, .kernel_id = p->id,
                                                        .function = p->function, .uid = h->owner_uid,
                                                        .pid = h->owner_pid },
-                         "Loaded program %s on %s (prog id %u, handle %" PRIu64 ")", p->name,
-                         p->function, p->id, h->id);
+                         "Loaded program %s on %s%s (prog id %u, handle %" PRIu64 ")", p->name,
+                         p->function, p->multi ? " and the rest of its functions, one multi-link "
+                                                 "program" : "", p->id, h->id);
                 if (!j->link_fds)
                         continue;
                 l = handle_for_call(j, HANDLE_LINK, p->name);
@@ -251,6 +262,14 @@ static void pin_group(struct server *s, json_object *arrays[3]) {
         (void) state_save(s);
 }
 
+/* "multi-link" when a program of the load is one for many functions, else "instances". */
+static const char *load_mode(const struct load_job *j) {
+        for (size_t i = 0; i < j->res.n_progs; i++)
+                if (j->res.progs[i].multi)
+                        return "multi-link";
+        return "instances";
+}
+
 static void load_done(struct job *job) {
         struct load_job *j = (struct load_job *) job;
         struct call *c = j->call;
@@ -296,6 +315,9 @@ static void load_done(struct job *job) {
                 vl_append(skipped, o);
         }
         p = vl_obj();
+        vl_add_str(p, "mode", load_mode(j));
+        if (j->res.multi_fallback)
+                vl_add_str(p, "mode_reason", j->res.multi_fallback);
         vl_add(p, "programs", arrays[0]);
         vl_add(p, "maps", arrays[1]);
         vl_add(p, "links", arrays[2]);

@@ -36,6 +36,10 @@ json_object *handle_to_json(struct server *s, const struct handle *h) {
         vl_add_str(o, "name", h->name);
         if (h->function)
                 vl_add(o, "target", target_to_json(h));
+        if (h->multi) {
+                vl_add_str(o, "mode", "multi-link");
+                vl_add_int(o, "function_count", (int64_t) h->n_functions);
+        }
         if (h->program)
                 vl_add_int(o, "program", (int64_t) h->program);
         vl_add_str(o, "lifetime", handle_lifetime_to_string(h->lifetime));
@@ -87,6 +91,50 @@ static void method_list(struct call *c, void *params) {
                 (void) malloc_trim(0);
 }
 
+/* The kernel's own view of a multi-link: what it attached, sorted by BTF id. */
+static json_object *multi_link_to_json(const struct handle *h) {
+        struct bb_multi_link_info info;
+        json_object *o, *ids, *addrs, *cookies;
+
+        if (h->kind != HANDLE_LINK || h->fd < 0 || bb_multi_link_info(h->fd, &info) < 0)
+                return NULL;
+        o = vl_obj();
+        ids = json_object_new_array_ext((int) info.count);
+        addrs = json_object_new_array_ext((int) info.count);
+        cookies = json_object_new_array_ext((int) info.count);
+        for (size_t i = 0; i < info.count; i++) {
+                json_object_array_add(ids, json_object_new_int64(info.ids[i]));
+                json_object_array_add(addrs, json_object_new_int64((int64_t) info.addrs[i]));
+                json_object_array_add(cookies, json_object_new_int64((int64_t) info.cookies[i]));
+        }
+        vl_add_int(o, "count", (int64_t) info.count);
+        vl_add_int(o, "btf_obj_id", info.btf_obj_id);
+        vl_add(o, "ids", ids);
+        vl_add(o, "addrs", addrs);
+        vl_add(o, "cookies", cookies);
+        bb_multi_link_info_done(&info);
+        return o;
+}
+
+/* Describe's detail on top of List's: every function of a multi-link handle. */
+static json_object *describe_to_json(struct server *s, const struct handle *h) {
+        json_object *o = handle_to_json(s, h), *f, *k;
+
+        if (!h->multi)
+                return o;
+        f = json_object_new_array_ext((int) h->n_functions);
+        for (size_t i = 0; i < h->n_functions; i++) {
+                json_object *e = vl_obj();
+                vl_add_str(e, "function", h->functions[i]);
+                vl_add_int(e, "btf_id", h->btf_ids[i]);
+                json_object_array_add(f, e);
+        }
+        vl_add(o, "functions", f);
+        if ((k = multi_link_to_json(h)))
+                vl_add(o, "link_info", k);
+        return o;
+}
+
 static void method_describe(struct call *c, void *params) {
         struct handle_params *p = params;
         struct handle *h = handle_table_get(&c->server->handles, p->handle > 0 ? (uint64_t) p->handle : 0);
@@ -94,7 +142,7 @@ static void method_describe(struct call *c, void *params) {
 
         /* Describe works on any kind, so it cannot use call_get_handle's kind check. */
         if (h && peer_may(c->server, &c->peer, h, ACCESS_SHARE)) {
-                vl_add(r, "handle", handle_to_json(c->server, h));
+                vl_add(r, "handle", describe_to_json(c->server, h));
                 call_reply(c, r);
                 return;
         }
@@ -107,7 +155,8 @@ static void method_describe(struct call *c, void *params) {
         call_reply_error(c, "io.fexitd.NoSuchHandle", r);
 }
 
-static json_object *features_to_json(const struct bb_features *f) {
+/* tracing_multi is probed at start, before the others (it decides how loads are planned). */
+static json_object *features_to_json(const struct bb_features *f, bool tracing_multi) {
         json_object *o = vl_obj();
 
         vl_add_bool(o, "fexit", f->fexit);
@@ -116,6 +165,7 @@ static json_object *features_to_json(const struct bb_features *f) {
         vl_add_bool(o, "sleepable_fexit", f->sleepable_fexit);
         vl_add_int(o, "max_fexit_args", f->max_args);
         vl_add_bool(o, "module_btf", f->module_btf);
+        vl_add_bool(o, "tracing_multi", tracing_multi);
         return o;
 }
 
@@ -134,7 +184,7 @@ static void method_status(struct call *c, void *params) {
         vl_add_str(p, "caller_role", c->peer.role == ROLE_ADMIN ? "admin" : "consumer");
         vl_add_bool(p, "persistence", s->persist);
         if (s->have_features)
-                vl_add(p, "features", features_to_json(&s->features));
+                vl_add(p, "features", features_to_json(&s->features, s->tracing_multi));
         call_reply(c, p);
 }
 

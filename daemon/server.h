@@ -49,6 +49,8 @@ struct config {
         const char *admin_group;     /* members may call everything, like root */
         const char *socket_group;    /* owns the socket we bind ourselves (not socket-activated) */
         unsigned workers;
+        bool no_multi_link;          /* one program per function even where the kernel has
+                                        tracing multi-links (comparisons, kernel bugs) */
         struct limits limits;
 };
 
@@ -108,6 +110,7 @@ struct server {
         bool persist;                /* the pin dir is usable: persistent handles survive restarts */
         gid_t admin_gid;
         bool have_admin_gid;
+        bool tracing_multi;          /* the kernel has tracing multi-links (probed at start) */
         struct bb_features features; /* probed on a worker at start (server_warm_up) */
         bool have_features;
 };

@@ -98,6 +98,38 @@ static int read_boot_id(char buf[static 64]) {
         return r;
 }
 
+/* A multi-link handle's functions: [{"function": NAME, "btf_id": ID}, ...] */
+static json_object *functions_to_json(const struct handle *h) {
+        json_object *a = json_object_new_array_ext((int) h->n_functions);
+
+        for (size_t i = 0; i < h->n_functions; i++) {
+                json_object *e = vl_obj();
+                vl_add_str(e, "function", h->functions[i]);
+                vl_add_int(e, "btf_id", h->btf_ids[i]);
+                json_object_array_add(a, e);
+        }
+        return a;
+}
+
+static int functions_from_json(struct handle *h, json_object *a) {
+        size_t n = json_object_array_length(a);
+        _cleanup_free_ const char **names = calloc(n ? n : 1, sizeof(char *));
+        _cleanup_free_ uint32_t *ids = calloc(n ? n : 1, sizeof(uint32_t));
+
+        if (!names || !ids)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(a, i);
+                int64_t id = vl_get_int(e, "btf_id", 0);
+
+                names[i] = vl_get_str(e, "function");
+                if (!names[i] || id <= 0 || id > UINT32_MAX)
+                        return -EBADMSG;
+                ids[i] = (uint32_t) id;
+        }
+        return n ? handle_set_functions(h, (char *const *) names, ids, n) : -EBADMSG;
+}
+
 static json_object *record_to_json(const struct handle *h) {
         json_object *o = vl_obj(), *g = vl_array();
         char buf[64];
@@ -131,6 +163,8 @@ static json_object *record_to_json(const struct handle *h) {
         for (size_t i = 0; i < h->n_grants; i++)
                 vl_append(g, json_object_new_string(grant_format(&h->grants[i], buf, sizeof(buf))));
         vl_add(o, "grants", g);
+        if (h->multi)
+                vl_add(o, "functions", functions_to_json(h));
         return o;
 }
 
@@ -266,6 +300,7 @@ static struct handle *record_from_json(json_object *o, const char **ret_reason) 
         uint64_t id = get_num(o, "handle", STATE_HANDLE_MAX);
         int kind = parse_kind(vl_get_str(o, "kind")), state = parse_state(vl_get_str(o, "state"));
         struct handle *h;
+        json_object *g;
 
         *ret_reason = !json_object_is_type(o, json_type_object) ? "not an object" :
                       id == 0 ? "no valid handle number (1 to 2^53)" :
@@ -302,6 +337,11 @@ static struct handle *record_from_json(json_object *o, const char **ret_reason) 
         h->created_usec = get_num(o, "created_usec", INT64_MAX);
         h->recovery = parse_recovery(vl_get_str(o, "recovery"));
         record_grants(o, h);
+        g = json_object_object_get(o, "functions");
+        if (g && (!json_object_is_type(g, json_type_array) || functions_from_json(h, g) < 0)) {
+                *ret_reason = "a multi-link record without its functions (function, btf_id)";
+                return handle_free(h);
+        }
         return h;
 }
 

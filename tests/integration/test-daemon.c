@@ -508,6 +508,9 @@ START_TEST(status_reports_kernel_features) {
                 ck_assert_ptr_null(vl_get_str(f, "fexit_errno"));
                 ck_assert_msg(n == 6 || n == 12, "max_fexit_args %lld", (long long) n);
         }
+        /* tracing multi-links: probed too, a boolean (the 6.18 host has none; the VM case
+         * tests/vm/cases/multi-link.sh asserts the mode per kernel) */
+        ck_assert(json_object_is_type(json_object_object_get(f, "tracing_multi"), json_type_boolean));
         json_object_put(f);
         test_disconnect(fd);
 }

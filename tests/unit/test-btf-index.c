@@ -161,11 +161,12 @@ START_TEST(test_deny_list) {
                 "migrate_disable", "migrate_enable", "rcu_read_unlock_strict", "preempt_count_add",
                 "preempt_count_sub", "__rcu_read_lock", "__rcu_read_unlock", "__bpf_prog_enter",
                 "__bpf_prog_enter_recur", "__bpf_prog_exit_sleepable_recur", "__bpf_tramp_enter",
-                "__bpf_tramp_exit", "bpf_spin_lock", "bpf_spin_unlock",
+                "__bpf_tramp_exit", "bpf_spin_lock", "bpf_spin_unlock", "___migrate_enable", "do_exit",
+                "do_group_exit", "make_task_dead", "__x64_sys_exit_group", "kthread_complete_and_exit",
         };
         static const char *const allowed[] = {
                 "do_unlinkat", "vfs_read", "rcu_read_lock_held", "bpf_prog_load", "__bpf_prog_run",
-                "migrate_disable_x",
+                "migrate_disable_x", "do_exit_x", "exit_group",
         };
 
         for (size_t i = 0; i < sizeof(denied) / sizeof(*denied); i++)
@@ -236,18 +237,22 @@ START_TEST(test_traceable) {
         FILE *f = fdopen(fd, "w");
         struct btf_index *idx = btf_index_new();
         struct btf_func a = { .name = "vfs_read", .traceable = -1 }, b = { .name = "hidden", .traceable = -1 },
-                        c = { .name = "modfn", .traceable = -1 };
+                        c = { .name = "modfn", .obj = 1, .traceable = -1 },
+                        d = { .name = "shadowed", .traceable = -1 };
 
-        fputs("vfs_read\nmodfn [some_module]\nnot_in_btf\n", f);
+        /* shadowed: a vmlinux function that only a module's namesake makes look traceable */
+        fputs("vfs_read\nmodfn [some_module]\nnot_in_btf\nshadowed [other_module]\n", f);
         fclose(f);
         btf_index_add(idx, &a);
         btf_index_add(idx, &b);
         btf_index_add(idx, &c);
+        btf_index_add(idx, &d);
         ck_assert_int_eq(btf_index_add_traceable(idx, path), 0);
         ck_assert_int_eq(btf_index_seal(idx), 0);
         ck_assert_int_eq(btf_index_lookup(idx, "vfs_read")->traceable, 1);
         ck_assert_int_eq(btf_index_lookup(idx, "modfn")->traceable, 1);
         ck_assert_int_eq(btf_index_lookup(idx, "hidden")->traceable, 0);
+        ck_assert_int_eq(btf_index_lookup(idx, "shadowed")->traceable, 0);
         ck_assert_int_eq(btf_index_add_traceable(idx, path), -EBUSY);
         btf_index_unref(idx);
         unlink(path);
@@ -255,6 +260,39 @@ START_TEST(test_traceable) {
         idx = index_of(names);                          /* never told: unknown */
         ck_assert_int_eq(btf_index_lookup(idx, "vfs_read")->traceable, -1);
         btf_index_unref(idx);
+}
+END_TEST
+
+/* Names of several vmlinux text symbols are counted, module symbols and data are not. */
+START_TEST(test_kallsyms) {
+        char path[] = "/tmp/test-btf-index-XXXXXX";
+        int fd = mkstemp(path);
+        FILE *f = fdopen(fd, "w");
+        struct btf_index *idx = btf_index_new();
+        struct btf_func a = { .name = "t_start" }, b = { .name = "vfs_read" }, c = { .name = "modfn" },
+                        d = { .name = "unlisted" };
+
+        fputs("ffffffff81000000 t t_start\n"
+              "ffffffff81000100 T vfs_read\n"
+              "ffffffff81000200 t t_start\n"
+              "ffffffff81000300 d vfs_read\n"          /* data, not text */
+              "ffffffffc0000000 t modfn\t[some_module]\n"
+              "ffffffffc0000100 t modfn\t[other_module]\n"
+              "ffffffff81000400 t t_start\n", f);
+        fclose(f);
+        btf_index_add(idx, &a);
+        btf_index_add(idx, &b);
+        btf_index_add(idx, &c);
+        btf_index_add(idx, &d);
+        ck_assert_int_eq(btf_index_add_kallsyms(idx, path), 0);
+        ck_assert_int_eq(btf_index_seal(idx), 0);
+        ck_assert_uint_eq(btf_index_lookup(idx, "t_start")->ksyms, 3);
+        ck_assert_uint_eq(btf_index_lookup(idx, "vfs_read")->ksyms, 1);
+        ck_assert_uint_eq(btf_index_lookup(idx, "modfn")->ksyms, 0);
+        ck_assert_uint_eq(btf_index_lookup(idx, "unlisted")->ksyms, 0);
+        ck_assert_int_eq(btf_index_add_kallsyms(idx, path), -EBUSY);
+        btf_index_unref(idx);
+        unlink(path);
 }
 END_TEST
 
@@ -404,6 +442,7 @@ static Suite *btf_index_suite(void) {
         tcase_add_test(tc, test_insert_lookup);
         tcase_add_test(tc, test_refcount);
         tcase_add_test(tc, test_glob);
+        tcase_add_test(tc, test_kallsyms);
         tcase_add_test(tc, test_suggest);
         tcase_add_test(tc, test_deny_list);
         tcase_add_test(tc, test_kernel_version);

@@ -30,6 +30,25 @@ START_TEST(ids_increase_and_are_never_reused) {
 }
 END_TEST
 
+START_TEST(multi_link_functions_are_copies) {
+        char *names[] = { "bpf_fentry_test1", "bpf_fentry_test2", "bpf_fentry_test3" };
+        uint32_t ids[] = { 101, 102, 103 };
+        struct handle *h = handle_new(HANDLE_PROGRAM, "p");
+
+        ck_assert(!h->multi);
+        ck_assert_int_eq(handle_set_functions(h, names, ids, 3), 0);
+        ids[1] = 0;                                  /* the handle keeps its own copies */
+        ck_assert(h->multi);
+        ck_assert_uint_eq(h->n_functions, 3);
+        ck_assert_str_eq(h->functions[2], "bpf_fentry_test3");
+        ck_assert_ptr_ne(h->functions[2], names[2]);
+        ck_assert_uint_eq(h->btf_ids[1], 102);
+        ck_assert_int_eq(handle_set_functions(h, names, ids, 1), 0);   /* replaces */
+        ck_assert_uint_eq(h->n_functions, 1);
+        handle_free(h);
+}
+END_TEST
+
 START_TEST(adopt_keeps_order_and_counter) {
         struct handle_table t;
         uint64_t ids[] = { 40, 7, 19, 3 };
@@ -125,6 +144,7 @@ int main(void) {
 
         tcase_add_test(tc, ids_increase_and_are_never_reused);
         tcase_add_test(tc, adopt_keeps_order_and_counter);
+        tcase_add_test(tc, multi_link_functions_are_copies);
         tcase_add_test(tc, handed_off_links_are_not_counted);
         tcase_add_test(tc, many_handles);
         tcase_add_test(tc, strings);

@@ -399,6 +399,56 @@ START_TEST(test_load_with_fd) {
 }
 END_TEST
 
+#define MULTI_JSON                                                                             \
+        "{\"handle\":5,\"kind\":\"link\",\"kernel_id\":30,\"name\":\"count\","                 \
+        "\"target\":{\"function\":\"bpf_fentry_test1\",\"btf_object\":\"vmlinux\"},"          \
+        "\"program\":4,\"lifetime\":\"persistent\",\"state\":\"attached\",\"owner_uid\":0,"    \
+        "\"owner_pid\":1,\"age_sec\":0,\"mode\":\"multi-link\",\"function_count\":2,"           \
+        "\"functions\":[{\"function\":\"bpf_fentry_test1\",\"btf_id\":10},"                    \
+        "{\"function\":\"bpf_fentry_test2\",\"btf_id\":11}],"                                  \
+        "\"link_info\":{\"count\":2,\"btf_obj_id\":1,\"ids\":[10,11],\"addrs\":[0,0],\"cookies\":[0,0]}}"
+
+/* A multi-link handle: its mode, count and (Describe) functions; a load's mode and reason. */
+START_TEST(test_multi_link_handles) {
+        static const struct step steps[] = {
+                { .reply = "{\"parameters\":{\"programs\":[" PROG_JSON "],\"maps\":[],\"links\":[],"
+                           "\"skipped\":[],\"mode\":\"instances\",\"mode_reason\":\"the kernel refused\"}}" },
+                { .reply = "{\"parameters\":{\"handle\":" MULTI_JSON "}}" },
+                { .reply = "{\"parameters\":{\"handle\":" PROG_JSON "}}" },
+        };
+        FEXIT_OPTS(fexit_load_opts, opts);
+        struct fexit_load_result *res = NULL;
+        struct fexit_handle *h = NULL;
+        struct fexit_client *c;
+        struct peer p;
+        int object = memfd_create("object.bpf.o", MFD_CLOEXEC);
+
+        peer_start(&p, steps, ELEMENTSOF(steps));
+        c = connect_to(&p);
+        ck_assert_int_eq(fexit_client_load(c, object, &opts, &res), 0);
+        ck_assert_str_eq(res->mode, "instances");
+        ck_assert_str_eq(res->mode_reason, "the kernel refused");
+        ck_assert_ptr_null(res->programs[0]->mode);
+        ck_assert_int_eq(res->programs[0]->function_count, FEXIT_ABSENT);
+        fexit_load_result_free(res);
+        ck_assert_int_eq(fexit_client_describe(c, 5, &h), 0);
+        ck_assert_str_eq(h->mode, "multi-link");
+        ck_assert_int_eq(h->function_count, 2);
+        ck_assert_uint_eq(h->n_functions, 2);
+        ck_assert_str_eq(h->functions[1], "bpf_fentry_test2");
+        ck_assert_ptr_null(h->functions[2]);
+        fexit_handle_free(h);
+        ck_assert_int_eq(fexit_client_describe(c, 1, &h), 0);
+        ck_assert_uint_eq(h->n_functions, 0);
+        ck_assert_ptr_null(h->functions);
+        fexit_handle_free(h);
+        fexit_client_free(c);
+        peer_finish(&p);
+        close(object);
+        peer_free(&p);
+}
+END_TEST
+
 /* An older or newer caller's program_select: the stride is the sz of the elements. */
 START_TEST(test_load_select_stride_and_catalog) {
         static const struct step steps[] = {
@@ -564,7 +614,7 @@ START_TEST(test_status_and_info) {
                 { .reply = "{\"parameters\":{\"version\":\"0.2\",\"uptime_sec\":1,\"programs\":0,"
                            "\"links\":0,\"maps\":0,\"connections\":1,\"caller_uid\":0,"
                            "\"caller_role\":\"admin\",\"persistence\":false,\"features\":{\"fexit\":true,"
-                           "\"sleepable_fexit\":true,\"max_fexit_args\":12,\"module_btf\":false}}}" },
+                           "\"sleepable_fexit\":true,\"max_fexit_args\":12,\"module_btf\":false,\"tracing_multi\":true}}}" },
                 { .reply = "{\"parameters\":{\"vendor\":\"fexitd\",\"product\":\"fexitd\",\"version\":\"0.1.0\","
                            "\"url\":\"https://fexitd.invalid/\",\"interfaces\":[\"org.varlink.service\",\"io.fexitd\"]}}" },
         };
@@ -594,6 +644,7 @@ START_TEST(test_status_and_info) {
         ck_assert(s->features->fexit && s->features->sleepable_fexit && !s->features->module_btf);
         ck_assert_int_eq(s->features->max_fexit_args, 12);
         ck_assert_ptr_null(s->features->fexit_errno);
+        ck_assert(s->features->tracing_multi);
         fexit_status_free(s);
         ck_assert_int_eq(fexit_client_get_info(c, &info), 0);
         ck_assert_str_eq(info->vendor, "fexitd");
@@ -874,6 +925,7 @@ static Suite *suite(void) {
         tcase_add_test(calls, test_take_link);
         tcase_add_test(calls, test_share_map_picks_indexed_fd);
         tcase_add_test(calls, test_status_and_info);
+        tcase_add_test(calls, test_multi_link_handles);
         tcase_add_test(calls, test_call_json);
         tcase_add_test(errors, test_errors);
         tcase_add_test(errors, test_malformed_replies);
