@@ -374,6 +374,7 @@ static int read_file(const char *path, json_object **ret) {
         }
         if (memchr(buf, 0, len))
                 return -EBADMSG;
+        buf[len] = 0;   /* the strspn() below reads up to here */
         tok = json_tokener_new();
         if (!tok)
                 return -ENOMEM;
