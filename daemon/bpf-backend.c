@@ -966,8 +966,9 @@ static int set_targets(struct load_ctx *c) {
         return 0;
 }
 
-/* The verifier ends with statistics; the reason is the line before them. From 7.x it may add an
- * indented hint after the reason ("  Add a NULL check before the access..."): kept after it. */
+/* The verifier ends with statistics; the reason is the line before them. From 7.x it may add a
+ * "Suggestion:" line and an indented hint after the reason ("  Add a NULL check before the
+ * access..."): the hint is kept after the reason. */
 static const char *last_useful_line(const char *log, char *buf, size_t size) {
         const char *p = log, *best = NULL, *hint = NULL;
 
@@ -978,8 +979,8 @@ static const char *last_useful_line(const char *log, char *buf, size_t size) {
                 if (strncmp(p, "processed ", 10) == 0 || strncmp(p, "verification time", 17) == 0 ||
                     strncmp(p, "stack depth", 11) == 0)
                         continue;
-                if (*p == ' ' || *p == '\t') {
-                        if (best && !hint)
+                if (*p == ' ' || *p == '\t' || strncmp(p, "Suggestion:", 11) == 0) {
+                        if (best && !hint && *p != 'S')
                                 hint = p + strspn(p, " \t");
                         continue;
                 }
