@@ -157,6 +157,14 @@ static void setup(void) {
         ck_assert_int_eq(test_daemon_start(&d, NULL), 0);
 }
 
+/* Per-function instances on every kernel, also where tracing multi-links would be used
+ * (tests/vm/cases/multi-link.sh covers those). */
+static void setup_instances(void) {
+        static const char *const args[] = { "--no-multi-link", NULL };
+
+        ck_assert_int_eq(test_daemon_start(&d, args), 0);
+}
+
 static void teardown(void) {
         test_daemon_stop(&d);
 }
@@ -955,11 +963,15 @@ int main(void) {
         tcase_add_test(tc, persistent_survives_lost_state);
         tcase_add_test(tc, fexit_on_another_bpf_program);
         tcase_add_test(tc, verifier_rejection_returns_its_log);
-        tcase_add_test(tc, one_program_many_functions);
-        tcase_add_test(tc, globs_report_what_they_skip);
         tcase_add_test(tc, fexit_on_a_module_function);
         tcase_add_test(tc, sleepable_fexit_per_kernel);
         tcase_add_test(tc, seven_arguments_per_kernel);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("instances");
+        tcase_add_checked_fixture(tc, setup_instances, teardown);
+        tcase_set_timeout(tc, 240);
+        tcase_add_test(tc, one_program_many_functions);
+        tcase_add_test(tc, globs_report_what_they_skip);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_VERBOSE);
