@@ -966,24 +966,33 @@ static int set_targets(struct load_ctx *c) {
         return 0;
 }
 
-/* The verifier ends with statistics; the reason is the line before them. From 7.x it may add a
- * "Suggestion:" line and an indented hint after the reason ("  Add a NULL check before the
- * access..."): the hint is kept after the reason. */
+/* The verifier ends with statistics; the reason is the line before them. From 7.x it may follow
+ * the reason with sections, a header line ending in ':' ("Causal path:", "Suggestion:") and
+ * indented lines under it: none of them is the reason; the suggestion is kept after it. */
 static const char *last_useful_line(const char *log, char *buf, size_t size) {
         const char *p = log, *best = NULL, *hint = NULL;
+        bool suggestion = false;
 
         for (const char *nl; p && *p; p = nl ? nl + 1 : NULL) {
+                size_t len;
+
                 nl = strchr(p, '\n');
-                if ((nl ? nl - p : (ptrdiff_t) strlen(p)) == 0)
+                len = nl ? (size_t) (nl - p) : strlen(p);
+                if (len == 0)
                         continue;
                 if (strncmp(p, "processed ", 10) == 0 || strncmp(p, "verification time", 17) == 0 ||
                     strncmp(p, "stack depth", 11) == 0)
                         continue;
-                if (*p == ' ' || *p == '\t' || strncmp(p, "Suggestion:", 11) == 0) {
-                        if (best && !hint && *p != 'S')
+                if (*p == ' ' || *p == '\t') {
+                        if (suggestion && best && !hint)
                                 hint = p + strspn(p, " \t");
                         continue;
                 }
+                if (p[len - 1] == ':') {          /* a section header */
+                        suggestion = strncmp(p, "Suggestion:", 11) == 0;
+                        continue;
+                }
+                suggestion = false;
                 best = p;
                 hint = NULL;
         }
