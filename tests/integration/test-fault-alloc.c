@@ -88,7 +88,7 @@ static char *stable_text(json_object *reply) {
 }
 
 /* One call on a new connection: 0 and the reply, or -EPIPE if the daemon hung up. */
-static int call_once(const struct verb *v, json_object **ret) {
+static int call_verb_once(const struct verb *v, json_object **ret) {
         int fd = test_connect(&d), obj = -EBADF, r;
 
         ck_assert_int_ge(fd, 0);
@@ -113,7 +113,7 @@ START_TEST(every_verb_under_allocation_failures) {
         long n;
 
         disarm();
-        ck_assert_int_eq(call_once(v, &ref), 0);
+        ck_assert_int_eq(call_verb_once(v, &ref), 0);
         ref_error = vl_get_str(ref, "error");
         ref_text = stable_text(ref);
         for (n = 1; n <= TRIALS_MAX; n++) {
@@ -121,7 +121,7 @@ START_TEST(every_verb_under_allocation_failures) {
                 int r;
 
                 arm(n);
-                r = call_once(v, &o);
+                r = call_verb_once(v, &o);
                 assert_daemon_alive();
                 if (access(fired_file, F_OK) < 0) {
                         /* the call made fewer than n allocations: it ran unharmed, as it must */
@@ -155,7 +155,7 @@ START_TEST(every_verb_under_allocation_failures) {
         disarm();
         json_object_put(ref);
         /* and the table holds nothing a failed call left behind */
-        ck_assert_int_eq(call_once(&(struct verb) { "io.fexitd.List", NULL }, &o), 0);
+        ck_assert_int_eq(call_verb_once(&(struct verb) { "io.fexitd.List", NULL }, &o), 0);
         ck_assert_int_eq(json_object_array_length(json_object_object_get(
                 json_object_object_get(o, "parameters"), "handles")), 0);
         json_object_put(o);
