@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "common/macro.h"
+#include "common/peer.h"
 #include "daemon/policy.h"
-#include "daemon/server.h"
 
 #define NAME_LEN_MAX 255        /* a user or group name, as useradd allows */
 #define ECHO_MAX 64             /* of a token quoted in an error message */
@@ -581,17 +581,6 @@ bool policy_entry_name_valid(const char *s) {
         return n > 0 && n <= POLICY_PATTERN_MAX && s[0] != '.' && strspn(s, ENTRY_CHARS) == n;
 }
 
-static bool peer_has_gid(const struct peer *peer, uint32_t gid) {
-        size_t n = peer->n_groups < PEER_GROUPS_MAX ? peer->n_groups : PEER_GROUPS_MAX;
-
-        if (peer->gid == gid)
-                return true;
-        for (size_t i = 0; i < n; i++)
-                if (peer->groups[i] == gid)
-                        return true;
-        return false;
-}
-
 static bool subject_matches(const struct rule *r, const struct peer *peer) {
         switch (r->kind) {
         case SUBJECT_ANY:
@@ -599,7 +588,7 @@ static bool subject_matches(const struct rule *r, const struct peer *peer) {
         case SUBJECT_USER:
                 return peer->uid == r->id;
         case SUBJECT_GROUP:
-                return peer_has_gid(peer, r->id);
+                return peer_in_group(peer, r->id);
         }
         return false;
 }

@@ -18,15 +18,6 @@
 static void conn_free(struct conn *c);
 static void conn_process(struct conn *c);
 
-bool peer_in_group(const struct peer *p, gid_t gid) {
-        if (p->gid == gid)
-                return true;
-        for (size_t i = 0; i < p->n_groups; i++)
-                if (p->groups[i] == gid)
-                        return true;
-        return false;
-}
-
 /* Root, the admin group and the policy's admin rules are admins; everyone else a consumer. */
 static enum role peer_role(const struct server *s, const struct peer *p) {
         if (p->uid == 0 || (s->have_admin_gid && peer_in_group(p, s->admin_gid)) ||

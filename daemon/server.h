@@ -14,12 +14,12 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "common/peer.h"
 #include "common/varlink-io.h"
 #include "daemon/bpf-backend.h"
 #include "daemon/handles.h"
 #include "daemon/worker.h"
 
-#define PEER_GROUPS_MAX 64
 #define CONNS_PER_UID_MAX 64       /* root and admins are not limited */
 #define CONNS_MAX 4096
 
@@ -52,17 +52,6 @@ struct config {
         bool no_multi_link;          /* one program per function even where the kernel has
                                         tracing multi-links (comparisons, kernel bugs) */
         struct limits limits;
-};
-
-enum role { ROLE_CONSUMER, ROLE_ADMIN };
-
-struct peer {
-        uid_t uid;
-        gid_t gid;
-        pid_t pid;
-        gid_t groups[PEER_GROUPS_MAX];
-        size_t n_groups;
-        enum role role;
 };
 
 /* The connections of one uid, and the buffers they hold. */
@@ -130,9 +119,6 @@ struct call {
         bool oneway;
         char *origin;                /* set for calls the daemon makes itself (programs.d) */
 };
-
-/* The peer's primary or one of its supplementary groups is gid. */
-bool peer_in_group(const struct peer *p, gid_t gid);
 
 int server_init(struct server *s, sd_event *e, const struct config *cfg, int listen_fd);
 void server_done(struct server *s);

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/peer.h"
 #include "daemon/policy.h"
-#include "daemon/server.h"
 
 #define INPUT_MAX (64u << 10)   /* longer inputs only repeat lines: keep the fuzzer fast */
 

@@ -1,26 +1,19 @@
 # libFuzzer target for the policy parser (daemon/policy.c), built only with clang and
 # -DFEXITD_FUZZ=ON. Included from tests/fuzz/CMakeLists.txt, which defines fexitd_fuzz_target()
-# and the instrumented twin fexitd_core_fuzz; included anywhere else, it builds the target alone.
-# Until policy.c is part of fexitd_core, it is compiled into the target itself, with the same
-# instrumentation. Run it by hand (docs/security.md):
+# and the instrumented twin fexitd_policy_fuzz; included anywhere else, it builds the target alone.
+# Run it by hand (docs/security.md):
 #   fuzz-policy -dict=tests/fuzz/policy.dict -max_total_time=120 NEW_DIR tests/fuzz/corpus/policy
 # CTest (label fuzz) only replays the seed corpus, so a fix that breaks a seed shows at once.
 option(FEXITD_FUZZ "Build the libFuzzer targets (clang only)" OFF)
 
-get_target_property(_policy_core_sources fexitd_core SOURCES)
 if(COMMAND fexitd_fuzz_target)
-  fexitd_fuzz_target(policy)
-  if(NOT "policy.c" IN_LIST _policy_core_sources)
-    target_sources(fuzz-policy PRIVATE ${CMAKE_SOURCE_DIR}/daemon/policy.c)
-  endif()
+  fexitd_fuzz_target(policy fexitd_policy_fuzz)
 elseif(FEXITD_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
   set(_policy_fuzz_flags -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
                          -fno-omit-frame-pointer)
   add_executable(fuzz-policy ${CMAKE_CURRENT_LIST_DIR}/fuzz-policy.c ${CMAKE_SOURCE_DIR}/daemon/policy.c)
   target_compile_options(fuzz-policy PRIVATE ${_policy_fuzz_flags})
   target_link_options(fuzz-policy PRIVATE ${_policy_fuzz_flags})
-  # policy.c includes daemon/server.h, whose headers come from these; nothing is linked from them
-  target_include_directories(fuzz-policy PRIVATE ${JSONC_INCLUDE_DIRS} ${LIBSYSTEMD_INCLUDE_DIRS})
 elseif(FEXITD_FUZZ)
   message(WARNING "FEXITD_FUZZ needs clang (CMAKE_C_COMPILER=clang); fuzz-policy is not built")
 endif()

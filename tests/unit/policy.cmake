@@ -1,14 +1,7 @@
 # Unit tests of the policy file parser and evaluator (daemon/policy.c; label unit). Included from
 # tests/unit/CMakeLists.txt. Resolves root, daemon, nobody, nogroup and adm through NSS, which
-# every Debian system has. Links fexitd_core once policy.c is part of it, else builds policy.c in.
+# every Debian system has. Links the policy alone (fexitd_policy): no json-c, no libsystemd.
 add_executable(test-policy ${CMAKE_CURRENT_LIST_DIR}/test-policy.c)
-get_target_property(_fexitd_core_sources fexitd_core SOURCES)
-if("policy.c" IN_LIST _fexitd_core_sources)
-  target_link_libraries(test-policy PRIVATE fexitd_core PkgConfig::CHECK)
-else()
-  target_sources(test-policy PRIVATE ${CMAKE_SOURCE_DIR}/daemon/policy.c)
-  # policy.c includes daemon/server.h, whose headers come from these
-  target_link_libraries(test-policy PRIVATE PkgConfig::CHECK PkgConfig::JSONC PkgConfig::LIBSYSTEMD)
-endif()
+target_link_libraries(test-policy PRIVATE fexitd_policy PkgConfig::CHECK)
 add_test(NAME test-policy COMMAND test-policy)
 set_tests_properties(test-policy PROPERTIES LABELS unit TIMEOUT 120)

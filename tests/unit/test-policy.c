@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "common/macro.h"
+#include "common/peer.h"
 #include "daemon/policy.h"
-#include "daemon/server.h"
 
 #define T(s) s, sizeof(s) - 1
 
