@@ -2,8 +2,8 @@
 #include <errno.h>
 #include <inttypes.h>
 
+#include "daemon/access.h"
 #include "daemon/log.h"
-#include "daemon/methods.h"
 #include "daemon/policy.h"
 
 static bool granted(const struct peer *p, const struct handle *h) {

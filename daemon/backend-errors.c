@@ -2,8 +2,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "daemon/backend-errors.h"
 #include "daemon/bpf-backend.h"
-#include "daemon/methods.h"
 
 static const char *errno_name(int err) {
         const char *n = err ? strerrorname_np(err) : NULL;

@@ -11,7 +11,7 @@
 
 #include "daemon/holder.h"
 #include "daemon/log.h"
-#include "daemon/methods.h"
+#include "daemon/manager.h"
 
 const char *holder_state_to_string(enum holder_state st) {
         switch (st) {

@@ -19,7 +19,8 @@
 #include "daemon/bpf-backend.h"
 #include "daemon/holder.h"
 #include "daemon/log.h"
-#include "daemon/methods.h"
+#include "daemon/release.h"
+#include "daemon/state.h"
 #include "daemon/programs-d.h"
 #include "daemon/server.h"
 

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/macro.h"
 #include "config.h"
-#include "daemon/log.h"
 #include "daemon/methods.h"
 #include "io.fexitd.varlink.h"
 
@@ -68,73 +68,8 @@ const struct method methods_service[] = {
         {}
 };
 
-static const struct method *const method_tables[] = {
-        methods_service, methods_query, methods_load, methods_link,
+const struct method *const methods_all[] = {
+        methods_service, methods_query, methods_load, methods_link, NULL,
 };
 
-static const struct method *method_find(const char *name) {
-        for (size_t i = 0; i < ELEMENTSOF(method_tables); i++)
-                for (const struct method *m = method_tables[i]; m->name; m++)
-                        if (strcmp(m->name, name) == 0)
-                                return m;
-        return NULL;
-}
-
-static void reply_not_found(struct call *c, const char *name) {
-        const char *dot = strrchr(name, '.');
-        json_object *p = vl_obj();
-
-        for (size_t i = 0; dot && i < ELEMENTSOF(interfaces); i++)
-                if (strlen(interfaces[i].name) == (size_t) (dot - name) &&
-                    strncmp(interfaces[i].name, name, (size_t) (dot - name)) == 0) {
-                        vl_add_echo(p, "method", name);
-                        call_reply_error(c, "org.varlink.service.MethodNotFound", p);
-                        return;
-                }
-        if (dot) {
-                _cleanup_free_ char *interface = strndup(name, (size_t) (dot - name));
-                vl_add_echo(p, "interface", interface ? interface : "");
-        } else
-                vl_add_echo(p, "interface", name);
-        call_reply_error(c, "org.varlink.service.InterfaceNotFound", p);
-}
-
-void method_dispatch(struct call *c, const char *name) {
-        const struct method *m = method_find(name);
-        const char *bad = NULL;
-        void *params;
-
-        if (!m) {
-                reply_not_found(c, name);
-                return;
-        }
-        c->method = m;
-        /* the fds would be closed unsent while the handle counts as handed off or shared */
-        if (c->oneway && m->returns_fds) {
-                call_reply_protocol_error(c, "oneway is refused for methods that return file descriptors");
-                return;
-        }
-        log_full(LOG_DEBUG, &(struct log_ctx) { .uid = c->peer.uid, .pid = c->peer.pid, .method = m->name },
-                 "Call %s", m->name);
-        if (c->peer.role < m->role) {
-                call_reply_denied(c, NULL, "this method is for root and the admin group only");
-                return;
-        }
-        if (c->n_fds > m->max_fds) {
-                json_object *p = vl_obj();
-                vl_add_int(p, "expected", m->max_fds);
-                vl_add_int(p, "received", (int64_t) c->n_fds);
-                call_reply_error(c, "io.fexitd.InvalidFileDescriptors", p);
-                return;
-        }
-        params = calloc(1, m->params_size ? m->params_size : 1);
-        if (!params) {
-                call_reply_errno(c, "call", ENOMEM);
-                return;
-        }
-        if (vl_params_parse(c->params, m->params, params, &bad) < 0)
-                call_reply_invalid_parameter(c, bad);
-        else
-                m->handler(c, params);
-        free(params);
-}
+const char *const methods_interfaces[] = { "org.varlink.service", "io.fexitd", NULL };

@@ -1,25 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The verbs: a static table from method name to {handler, least role, parameter spec}. A handler
- * parses nothing itself: it receives its parameters already checked against the spec, does one
- * thing, and ends in call_reply*() — at once, or from a worker job's done(). */
+/* The verbs: static tables from method name to {handler, least role, parameter spec}
+ * (struct method, common/varlink-server.h). A handler parses nothing itself: it receives its
+ * parameters already checked against the spec, does one thing, and ends in call_reply*() — at
+ * once, or from a worker job's done(). */
 
 #include "common/varlink-json.h"
-#include "daemon/server.h"
-
-struct method {
-        const char *name;
-        void (*handler)(struct call *c, void *params);
-        enum role role;
-        const struct vl_param *params;
-        size_t params_size;
-        unsigned max_fds;            /* fds the call may carry; more is InvalidFileDescriptors */
-        bool returns_fds;            /* its reply carries fds: refused as oneway, which drops them */
-};
-
-/* Takes ownership of the call: validates and runs it, which ends in a reply. */
-void method_dispatch(struct call *c, const char *method);
+#include "common/varlink-server.h"
+#include "daemon/access.h"
+#include "daemon/backend-errors.h"
+#include "daemon/manager.h"
+#include "daemon/release.h"
+#include "daemon/state.h"
 
 /* The parameters of the verbs that take nothing but a handle. */
 struct handle_params {
@@ -32,43 +25,9 @@ extern const struct method methods_service[];   /* org.varlink.service */
 extern const struct method methods_query[];     /* List, Describe, Status */
 extern const struct method methods_load[];      /* Load, Unload */
 extern const struct method methods_link[];      /* Attach, Detach, TakeLink, ShareMap */
+/* All of them, NULL-terminated, and the interfaces they belong to. */
+extern const struct method *const methods_all[];
+extern const char *const methods_interfaces[];
 
 /* Shared by the verbs. */
 json_object *handle_to_json(struct server *s, const struct handle *h);
-/* What a caller wants to do with a handle (access.c, docs/security.md). */
-enum access {
-        ACCESS_SHARE,   /* List, Describe, ShareMap */
-        ACCESS_USE,     /* Attach, Detach, TakeLink */
-        ACCESS_OWN,     /* Unload */
-};
-bool peer_may(const struct server *s, const struct peer *p, const struct handle *h, enum access a);
-/* Looks up handle id of the given kind that the caller may act on; on failure replies the
- * error (NoSuchHandle, PermissionDenied, WrongHandleKind, LimitExceeded) and returns NULL. */
-struct handle *call_get_handle(struct call *c, int64_t id, enum handle_kind kind, enum access a);
-/* Appends the grants of a JSON array of "user:NAME"/"group:NAME" strings to grants[*n_grants],
- * at most GRANTS_MAX in all: -E2BIG beyond, -EINVAL for a malformed or unknown one. */
-int grants_from_json(json_object *array, struct grant *grants, size_t *n_grants);
-/* Replies PermissionDenied and logs the refusal with the caller's identity. */
-void call_reply_denied(struct call *c, const struct handle *h, const char *reason);
-/* Writes the state file after a change of persistent handles; logs failures. */
-void server_persist(struct server *s);
-
-/* Replies the backend's error as the matching io.fexitd error. */
-struct bb_error;
-void call_reply_bb_error(struct call *c, const struct bb_error *e);
-
-/* Persistence (state.c): pins live in cfg.pin_dir as KIND-HANDLE; metadata in state.json. */
-int state_pin(struct server *s, const struct handle *h);
-void state_unpin(struct server *s, const struct handle *h);
-int state_save(struct server *s);
-/* Re-adopts the persistent handles of a previous run; cleans up stale pins and records. */
-int state_restore(struct server *s);
-
-/* Removes a handle from the table, unpins it and returns its fd (for a close job). */
-int server_drop_handle(struct server *s, uint64_t id);
-
-/* Drops the records of handed-off links whose program is no longer ours. */
-void server_forget_orphans(struct server *s);
-
-/* Closes fds on a worker (detach is slow), then replies params to the call. */
-void call_reply_after_close(struct call *c, int *fds, size_t n_fds, json_object *params);

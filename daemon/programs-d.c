@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "daemon/log.h"
-#include "daemon/methods.h"
+#include "daemon/manager.h"
 #include "daemon/programs-d.h"
 
 #define PROGRAMS_D_MAX 256

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-#include "daemon/server.h"
+#include "daemon/manager.h"
 
 /* Loads and attaches CONF_DIR/programs.d/ *.json at start and on reload, idempotently: a file
  * whose programs are already loaded (re-adopted after a restart) is left alone, and so is every

@@ -6,7 +6,8 @@
 
 #include "daemon/bpf-backend.h"
 #include "daemon/log.h"
-#include "daemon/methods.h"
+#include "daemon/release.h"
+#include "daemon/state.h"
 
 int server_drop_handle(struct server *s, uint64_t id) {
         struct handle *h = handle_table_remove(&s->handles, id);

@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* Private to state.c and state-rebuild.c: how the state file and the pins are reconciled. */
+/* What survives a restart: pins in cfg.pin_dir as KIND-HANDLE, metadata in state.json. */
 
-#include "daemon/methods.h"
+#include "daemon/manager.h"
+
+int state_pin(struct server *s, const struct handle *h);
+void state_unpin(struct server *s, const struct handle *h);
+int state_save(struct server *s);
+/* Re-adopts the persistent handles of a previous run; cleans up stale pins and records. */
+int state_restore(struct server *s);
+
+/* Private to state.c and state-rebuild.c: how the state file and the pins are reconciled. */
 
 /* Handle numbers above this are refused from a state file or a pin name, so that next_handle
  * can never wrap (and stays exact as a JSON number for any client). */

@@ -98,7 +98,7 @@ static const struct peer peers[] = {
 };
 
 static bool answered(void *userdata) {
-        return ((struct conn *) userdata)->pending == NULL;
+        return ((struct vl_conn *) userdata)->pending == NULL;
 }
 
 static struct handle *fixture_handle(enum handle_kind kind, const char *name, uid_t owner,
@@ -172,8 +172,8 @@ static void table_reset(bool fixture, uint64_t conn_id) {
  * does, and runs the loop until it is answered. Takes the fds. */
 static void run_call(const struct peer *peer, const char *text, int *fds, size_t n_fds,
                      bool fixture, bool hangup, struct answer *ret) {
-        struct conn conn = { .server = &F.srv, .id = ++F.srv.next_conn_id, .peer = *peer,
-                             .in_process = true };   /* replies must not re-enter conn_process */
+        struct vl_conn conn = { .server = &F.srv.vs, .id = ++F.srv.vs.next_conn_id, .peer = *peer,
+                                .in_process = true };   /* replies must not re-enter conn_process */
         const char *reason;
         struct vl_call vc;
         struct call *c;
@@ -188,7 +188,7 @@ static void run_call(const struct peer *peer, const char *text, int *fds, size_t
         c = calloc(1, sizeof(*c));
         if (!c)
                 abort();
-        *c = (struct call) { .server = &F.srv, .conn = &conn, .conn_id = conn.id, .peer = conn.peer,
+        *c = (struct call) { .server = &F.srv, .vs = &F.srv.vs, .conn = &conn, .conn_id = conn.id, .peer = conn.peer,
                              .n_fds = n_fds };
         if (n_fds > 0)
                 memcpy(c->fds, fds, n_fds * sizeof(int));
