@@ -15,19 +15,17 @@
 static void conn_free(struct vl_conn *c);
 static void conn_process(struct vl_conn *c);
 
-/* Formats one line for the application's log. */
+/* One line for the application's log. */
 _printf_(5, 6)
 static void vs_log(const struct vl_server *s, int priority, const struct peer *peer, const char *method,
                    const char *fmt, ...) {
-        char line[1024];
         va_list ap;
 
         if (!s->cfg.ops->log)
                 return;
         va_start(ap, fmt);
-        (void) vsnprintf(line, sizeof(line), fmt, ap);
+        s->cfg.ops->log(priority, peer, method, fmt, ap);
         va_end(ap);
-        s->cfg.ops->log(priority, peer, method, line);
 }
 
 static enum role peer_role(const struct vl_server *s, const struct peer *p) {

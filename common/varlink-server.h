@@ -14,6 +14,7 @@
  */
 
 #include <json-c/json.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -88,8 +89,9 @@ struct vl_server_ops {
         /* A connection was accepted, or is gone (its call in flight lives on, conn NULL). */
         void (*connected)(struct server *app, uint64_t conn_id);
         void (*disconnected)(struct server *app, uint64_t conn_id);
-        /* One line to log, at a syslog priority; peer and method may be NULL. */
-        void (*log)(int priority, const struct peer *peer, const char *method, const char *message);
+        /* One line to log, at a syslog priority; peer and method may be NULL. Formatting is
+         * the hook's, so that a line below the log level costs nothing. */
+        void (*log)(int priority, const struct peer *peer, const char *method, const char *fmt, va_list ap);
 };
 
 /* The names of the errors the server itself sends, in the application's interface. */

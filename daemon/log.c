@@ -66,16 +66,21 @@ static void log_journal(int level, const struct log_ctx *ctx, const char *msg) {
 
 static void log_msg(int level, const struct log_ctx *ctx, const char *msg);
 
-void log_full(int level, const struct log_ctx *ctx, const char *fmt, ...) {
+void log_fullv(int level, const struct log_ctx *ctx, const char *fmt, va_list ap) {
         char msg[2048];
-        va_list ap;
 
         if (level > log_max_level)
                 return;
-        va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
         log_msg(level, ctx, msg);
+}
+
+void log_full(int level, const struct log_ctx *ctx, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        log_fullv(level, ctx, fmt, ap);
+        va_end(ap);
 }
 
 void log_limited(struct log_limit *l, int level, const struct log_ctx *ctx, const char *fmt, ...) {

@@ -4,6 +4,7 @@
 /* Logging at the daemon's boundary: to the journal with structured fields when stderr is connected
  * to it (JOURNAL_STREAM), else one line per event on stderr. */
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <syslog.h>
@@ -22,6 +23,7 @@ struct log_ctx {
 
 void log_setup(int max_level);
 void log_full(int level, const struct log_ctx *ctx, const char *fmt, ...) _printf_(3, 4);
+void log_fullv(int level, const struct log_ctx *ctx, const char *fmt, va_list ap) _printf_(3, 0);
 
 #define log_debug(...) log_full(LOG_DEBUG, NULL, __VA_ARGS__)
 #define log_info(...) log_full(LOG_INFO, NULL, __VA_ARGS__)

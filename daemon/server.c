@@ -18,14 +18,14 @@ static void on_disconnected(struct server *s, uint64_t conn_id) {
         server_release_connection(s, conn_id);
 }
 
-static void on_log(int priority, const struct peer *peer, const char *method, const char *message) {
+static void on_log(int priority, const struct peer *peer, const char *method, const char *fmt, va_list ap) {
         struct log_ctx ctx = { .method = method };
 
         if (peer) {
                 ctx.uid = peer->uid;
                 ctx.pid = peer->pid;
         }
-        log_full(priority, peer || method ? &ctx : NULL, "%s", message);
+        log_fullv(priority, peer || method ? &ctx : NULL, fmt, ap);
 }
 
 static const struct vl_server_ops server_ops = {
