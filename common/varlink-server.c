@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <syslog.h>
 #include <time.h>
@@ -115,7 +116,11 @@ static void conn_update_events(struct vl_conn *c) {
                 c->out_since = 0;
         else if (!c->out_since)
                 c->out_since = now;
-        (void) sd_event_source_set_io_events(c->src, ev);
+        if (ev != c->events) {
+                struct epoll_event e = { .events = ev, .data.ptr = c };
+                if (epoll_ctl(c->server->epoll_fd, EPOLL_CTL_MOD, c->io.fd, &e) >= 0)
+                        c->events = ev;
+        }
 }
 
 /* Closes a connection that holds or withholds too much, naming who it was. */
@@ -224,6 +229,42 @@ static void call_free(struct call *c) {
         free(c);
 }
 
+/* The connection goes on with its next call from the deferred source, unless its own turn is
+ * running (conn_process() loops for a reply given during it). */
+static void conn_schedule(struct vl_conn *c) {
+        struct vl_server *s = c->server;
+
+        if (c->in_process || c->scheduled)
+                return;
+        c->scheduled = true;
+        c->sched_next = s->sched_head;
+        s->sched_head = c;
+        (void) sd_event_source_set_enabled(s->defer_src, SD_EVENT_ONESHOT);
+}
+
+static void conn_unschedule(struct vl_conn *c) {
+        if (!c->scheduled)
+                return;
+        for (struct vl_conn **p = &c->server->sched_head; *p; p = &(*p)->sched_next)
+                if (*p == c) {
+                        *p = c->sched_next;
+                        break;
+                }
+        c->scheduled = false;
+}
+
+static int on_defer(sd_event_source *src, void *userdata) {
+        struct vl_server *s = userdata;
+        struct vl_conn *c;
+
+        while ((c = s->sched_head)) {
+                s->sched_head = c->sched_next;
+                c->scheduled = false;
+                conn_process(c);
+        }
+        return 0;
+}
+
 static void call_finish(struct call *c, char *text, int *fds, size_t n_fds) {
         struct vl_conn *conn = c->conn;
 
@@ -236,7 +277,7 @@ static void call_finish(struct call *c, char *text, int *fds, size_t n_fds) {
         if (conn) {
                 conn->pending = NULL;
                 call_free(c);
-                conn_process(conn);
+                conn_schedule(conn);
         } else
                 call_free(c);
 }
@@ -278,7 +319,7 @@ void call_reply_protocol_error(struct call *c, const char *reason) {
         conn->pending = NULL;
         call_free(c);
         conn_protocol_error_reason(conn, conn->server->cfg.errors.protocol, reason);
-        conn_process(conn);
+        conn_schedule(conn);
 }
 
 void call_reply_errno(struct call *c, const char *operation, int err) {
@@ -381,22 +422,21 @@ static void conn_process(struct vl_conn *c) {
         conn_update_events(c);
 }
 
-static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        struct vl_conn *c = userdata;
+static void conn_io(struct vl_conn *c, uint32_t revents) {
         int r;
 
         if (revents & EPOLLOUT) {
                 r = vl_io_write(&c->io);
                 if (r < 0) {
                         conn_free(c);
-                        return 0;
+                        return;
                 }
                 if (r > 0)
                         c->out_since = server_now(c->server);
         }
         if (c->closing && (revents & (EPOLLHUP | EPOLLERR))) {
                 conn_free(c);   /* nobody is left to read what is owed */
-                return 0;
+                return;
         }
         if (!c->closing && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
                 r = vl_io_read(&c->io);
@@ -405,10 +445,30 @@ static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *user
                                                    "truncated or too many file descriptors");
                 else if (r < 0 && r != -EMSGSIZE) {
                         conn_free(c);   /* the client is gone */
-                        return 0;
+                        return;
                 }
         }
         conn_process(c);
+}
+
+/* Serves the connections that are ready, as many as one epoll_wait() returns: the rest, if
+ * any, keep our epoll fd readable and are served on the next iteration of the loop, after the
+ * other event sources had their turn. Serving one may free another that is further in the
+ * batch: conn_free() clears its entry. */
+static int on_conns_ready(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        struct vl_server *s = userdata;
+        int n;
+
+        n = epoll_wait(s->epoll_fd, s->batch, VL_SERVER_BATCH, 0);
+        if (n <= 0)
+                return 0;
+        s->batch_len = (size_t) n;
+        for (s->batch_pos = 0; s->batch_pos < s->batch_len; s->batch_pos++) {
+                struct vl_conn *c = s->batch[s->batch_pos].data.ptr;
+                if (c)
+                        conn_io(c, s->batch[s->batch_pos].events);
+        }
+        s->batch_len = s->batch_pos = 0;
         return 0;
 }
 
@@ -419,7 +479,11 @@ static void conn_free(struct vl_conn *c) {
 
         if (c->pending)
                 c->pending->conn = NULL;   /* its job finishes and cleans up on its own */
-        sd_event_source_disable_unref(c->src);
+        conn_unschedule(c);
+        for (size_t i = s->batch_pos; i < s->batch_len; i++)
+                if (s->batch[i].data.ptr == c)
+                        s->batch[i].data.ptr = NULL;
+        (void) epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->io.fd, NULL);
         vl_io_done(&c->io);
         free(c->goodbye);
         if (c->prev)
@@ -527,8 +591,10 @@ static int conn_new(struct vl_server *s, int fd, const struct peer *peer) {
         c->id = ++s->next_conn_id;
         c->peer = *peer;
         vl_io_init(&c->io, fd);
-        r = sd_event_add_io(s->event, &c->src, fd, EPOLLIN, on_conn_io, c);
+        c->events = EPOLLIN;
+        r = epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &(struct epoll_event) { .events = EPOLLIN, .data.ptr = c });
         if (r < 0) {
+                r = -errno;
                 c->io.fd = -EBADF;   /* the caller closes it */
                 vl_io_done(&c->io);
                 user_drop_conn(s, c->user);
@@ -589,15 +655,27 @@ int vl_server_init(struct vl_server *s, sd_event *e, const struct vl_server_conf
         json_object *p = vl_obj();
         int r;
 
-        *s = (struct vl_server) { .event = sd_event_ref(e), .cfg = *cfg, .listen_fd = listen_fd };
+        *s = (struct vl_server) { .event = sd_event_ref(e), .cfg = *cfg, .listen_fd = listen_fd,
+                                  .epoll_fd = epoll_create1(EPOLL_CLOEXEC),
+                                  .batch = calloc(VL_SERVER_BATCH, sizeof(struct epoll_event)) };
+        if (s->epoll_fd < 0)
+                return -errno;
+        if (!s->batch)
+                return -ENOMEM;
         vl_add_str(p, "operation", "reply");
         vl_add_str(p, "errno", "ENOMEM");
         vl_add_str(p, "message", strerror(ENOMEM));
         s->reply_enomem = vl_format_error(cfg->errors.system, p);
         if (!s->reply_enomem)
                 return -ENOMEM;
+        r = sd_event_add_io(e, &s->epoll_src, s->epoll_fd, EPOLLIN, on_conns_ready, s);
+        if (r >= 0)
+                r = sd_event_add_defer(e, &s->defer_src, on_defer, s);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s->defer_src, SD_EVENT_OFF);
         /* both timers start disabled and are armed when needed */
-        r = sd_event_add_time(e, &s->sweep_src, CLOCK_MONOTONIC, 0, 0, on_sweep, s);
+        if (r >= 0)
+                r = sd_event_add_time(e, &s->sweep_src, CLOCK_MONOTONIC, 0, 0, on_sweep, s);
         if (r >= 0)
                 r = sd_event_source_set_enabled(s->sweep_src, SD_EVENT_OFF);
         if (r >= 0)
@@ -615,10 +693,14 @@ void vl_server_done(struct vl_server *s) {
         sd_event_source_disable_unref(s->listen_src);
         sd_event_source_disable_unref(s->sweep_src);
         sd_event_source_disable_unref(s->accept_retry_src);
+        sd_event_source_disable_unref(s->epoll_src);
+        sd_event_source_disable_unref(s->defer_src);
+        safe_close(s->epoll_fd);
+        free(s->batch);
         safe_close(s->listen_fd);
         free(s->reply_enomem);
         sd_event_unref(s->event);
-        *s = (struct vl_server) { .listen_fd = -EBADF };
+        *s = (struct vl_server) { .listen_fd = -EBADF, .epoll_fd = -EBADF };
 }
 
 void vl_server_call_internal(struct vl_server *s, const struct peer *peer, const char *origin,

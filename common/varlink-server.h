@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
@@ -26,6 +27,7 @@
 
 #define CONNS_PER_UID_MAX 64       /* the most privileged role is not limited */
 #define CONNS_MAX 4096
+#define VL_SERVER_BATCH 64         /* ready connections served per wake-up */
 
 /* What clients may make the server hold (docs/security.md, "Limits"). Buffers are counted by
  * their capacity: input being assembled plus replies not yet read. */
@@ -68,7 +70,7 @@ struct vl_conn {
         struct vl_server *server;
         uint64_t id;
         struct vl_io io;
-        sd_event_source *src;
+        uint32_t events;             /* what the server's epoll watches for it */
         struct peer peer;
         struct vl_user *user;
         size_t charged;              /* vl_io_footprint() as last counted in user and server */
@@ -78,7 +80,9 @@ struct vl_conn {
         char *goodbye;               /* closing: the error to send once the pending call is answered */
         bool closing;                /* broke the protocol: owed replies go out, then it closes */
         bool in_process;
+        bool scheduled;              /* on the server's list for the deferred source */
         struct vl_conn *prev, *next;
+        struct vl_conn *sched_next;
 };
 
 struct vl_server_ops {
@@ -125,6 +129,16 @@ struct vl_server {
         sd_event_source *accept_retry_src;
         bool accept_starved;         /* out of fds: the listener rests until the retry */
         uint64_t next_conn_id;
+        /* The connections' own epoll set, one sd-event source: a wake-up serves every ready
+         * connection (up to VL_SERVER_BATCH), where sd-event would dispatch one per iteration. */
+        int epoll_fd;
+        sd_event_source *epoll_src;
+        struct epoll_event *batch;   /* the events being served; a freed connection's are cleared */
+        size_t batch_pos, batch_len;
+        /* Connections whose call was answered outside their own turn (from a job): their next
+         * call runs from this deferred source, never on the stack of the reply. */
+        sd_event_source *defer_src;
+        struct vl_conn *sched_head;
 };
 
 struct call {

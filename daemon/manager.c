@@ -40,7 +40,8 @@ int server_load_policy(struct server *s) {
 }
 
 int manager_init(struct server *s, sd_event *e, const struct config *cfg) {
-        *s = (struct server) { .event = sd_event_ref(e), .cfg = *cfg, .vs = { .listen_fd = -EBADF },
+        *s = (struct server) { .event = sd_event_ref(e), .cfg = *cfg,
+                               .vs = { .listen_fd = -EBADF, .epoll_fd = -EBADF },
                                .start_usec = now_usec(CLOCK_MONOTONIC) };
         handle_table_init(&s->handles);
         if (cfg->admin_group) {
