@@ -443,8 +443,12 @@ static void conn_io(struct vl_conn *c, uint32_t revents) {
                 if (r == -EPROTO)
                         conn_protocol_error_reason(c, c->server->cfg.errors.protocol,
                                                    "truncated or too many file descriptors");
-                else if (r < 0 && r != -EMSGSIZE) {
-                        conn_free(c);   /* the client is gone */
+                else if (r < 0 && (r != -EMSGSIZE || (revents & (EPOLLHUP | EPOLLERR)))) {
+                        /* The client is gone. Over the message limit the read makes no more
+                         * progress: waiting for the pending call to end would have the hang-up,
+                         * which epoll reports whatever it is asked for, wake us at once, over
+                         * and over. Nobody is left to read the answers anyway. */
+                        conn_free(c);
                         return;
                 }
         }

@@ -292,6 +292,52 @@ START_TEST(out_of_fds_does_not_spin) {
 }
 END_TEST
 
+/* A client sends more than a message may hold while its call is pending, then hangs up. The
+ * daemon reads on a hang-up even while a call is pending; once the message is over the limit the
+ * read makes no progress, and the hang-up, which epoll reports whatever it is asked for, woke the
+ * loop again at once until the call ended. The call here stays pending: its catalog entry is a
+ * FIFO, whose open() waits on a worker until the test opens the other end. */
+START_TEST(hangup_after_oversized_input_does_not_spin) {
+        const size_t len = 2 * VL_MSG_MAX;
+        char catalog[600], fifo[700];
+        _cleanup_free_ char *junk = malloc(len);
+        int fd, sndbuf = 4 * (int) len, w;
+        size_t off = 0;
+        long t0, t1;
+
+        ck_assert_ptr_nonnull(junk);
+        memset(junk, 'x', len);
+        ck_assert_int_eq(test_daemon_start(&d, NULL), 0);
+        snprintf(catalog, sizeof(catalog), "%s/programs", d.conf_dir);
+        snprintf(fifo, sizeof(fifo), "%s/slow.bpf.o", catalog);
+        ck_assert_int_eq(mkdir(catalog, 0755), 0);
+        ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+        fd = test_connect(&d);
+        ck_assert_int_ge(fd, 0);
+        /* room for all of it in the socket while the daemon reads nothing (root only) */
+        ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)), 0);
+        ck_assert_int_eq(test_send_call(fd, "io.fexitd.Load", "{\"catalog\":\"slow\"}", NULL, 0), 0);
+        while (send_some(fd, junk, len, &off))
+                ;
+        ck_assert_uint_eq(off, len);
+        test_disconnect(fd);
+        usleep(200000);   /* the daemon reads up to the limit */
+        t0 = test_daemon_cpu_ticks(&d);
+        sleep(2);
+        t1 = test_daemon_cpu_ticks(&d);
+        printf("%s: %ld CPU ticks (1/%ld s) in a 2 s window\n", __func__, t1 - t0, sysconf(_SC_CLK_TCK));
+        fflush(stdout);
+        /* the call ends (the catalog entry is no regular file) and the daemon still serves */
+        w = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        ck_assert_int_ge(w, 0);
+        close(w);
+        ck_assert_int_le(t1 - t0, sysconf(_SC_CLK_TCK) / 10);
+        fd = test_connect(&d);
+        ck_assert(wait_for_connections(fd, 1));
+        test_disconnect(fd);
+}
+END_TEST
+
 static void append_calls(FILE *f, const char *call, int n) {
         for (int i = 0; i < n; i++)
                 fwrite(call, 1, strlen(call) + 1, f);
@@ -518,6 +564,7 @@ int main(void) {
         ADD_TEST(tc, overdue_clients_are_disconnected);
         ADD_TEST(tc, bad_limits_are_refused);
         ADD_TEST(tc, out_of_fds_does_not_spin);
+        ADD_TEST(tc, hangup_after_oversized_input_does_not_spin);
         ADD_TEST(tc, protocol_error_after_owed_replies);
         ADD_TEST(tc, oneway_fd_methods_are_refused);
         ADD_TEST(tc, socket_has_the_units_mode);
