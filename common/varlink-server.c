@@ -737,16 +737,25 @@ static const struct method *method_find(const struct vl_server *s, const char *n
         return NULL;
 }
 
+/* An interface is served if a method of the tables belongs to it. */
+static bool interface_served(const struct vl_server *s, const char *name, size_t len) {
+        for (const struct method *const *t = s->cfg.tables; *t; t++)
+                for (const struct method *m = *t; m->name; m++)
+                        if (strncmp(m->name, name, len) == 0 && m->name[len] == '.' &&
+                            !strchr(m->name + len + 1, '.'))
+                                return true;
+        return false;
+}
+
 static void reply_not_found(struct call *c, const char *name) {
         const char *dot = strrchr(name, '.');
         json_object *p = vl_obj();
 
-        for (const char *const *i = c->vs->cfg.interfaces; dot && *i; i++)
-                if (strlen(*i) == (size_t) (dot - name) && strncmp(*i, name, (size_t) (dot - name)) == 0) {
-                        vl_add_echo(p, "method", name);
-                        call_reply_error(c, "org.varlink.service.MethodNotFound", p);
-                        return;
-                }
+        if (dot && interface_served(c->vs, name, (size_t) (dot - name))) {
+                vl_add_echo(p, "method", name);
+                call_reply_error(c, "org.varlink.service.MethodNotFound", p);
+                return;
+        }
         if (dot) {
                 _cleanup_free_ char *interface = strndup(name, (size_t) (dot - name));
                 vl_add_echo(p, "interface", interface ? interface : "");

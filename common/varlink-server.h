@@ -111,7 +111,6 @@ struct vl_server_config {
         const struct vl_server_ops *ops;
         struct vl_server_errors errors;
         const struct method *const *tables;   /* NULL-terminated; each table ends with {} */
-        const char *const *interfaces;        /* NULL-terminated: what MethodNotFound names */
         struct limits limits;
 };
 

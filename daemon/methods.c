@@ -71,5 +71,3 @@ const struct method methods_service[] = {
 const struct method *const methods_all[] = {
         methods_service, methods_query, methods_load, methods_link, NULL,
 };
-
-const char *const methods_interfaces[] = { "org.varlink.service", "io.fexitd", NULL };

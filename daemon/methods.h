@@ -25,9 +25,8 @@ extern const struct method methods_service[];   /* org.varlink.service */
 extern const struct method methods_query[];     /* List, Describe, Status */
 extern const struct method methods_load[];      /* Load, Unload */
 extern const struct method methods_link[];      /* Attach, Detach, TakeLink, ShareMap */
-/* All of them, NULL-terminated, and the interfaces they belong to. */
+/* All of them, NULL-terminated. */
 extern const struct method *const methods_all[];
-extern const char *const methods_interfaces[];
 
 /* Shared by the verbs. */
 json_object *handle_to_json(struct server *s, const struct handle *h);

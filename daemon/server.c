@@ -43,7 +43,6 @@ int server_init(struct server *s, sd_event *e, const struct config *cfg, int lis
                 .errors = { .protocol = "io.fexitd.ProtocolError", .limit = "io.fexitd.LimitExceeded",
                             .system = "io.fexitd.KernelError", .fds = "io.fexitd.InvalidFileDescriptors" },
                 .tables = methods_all,
-                .interfaces = methods_interfaces,
                 .limits = cfg->limits,
         };
         int r;
