@@ -225,7 +225,7 @@ static void conn_protocol_error_reason(struct vl_conn *c, const char *error, con
 static void call_free(struct call *c) {
         free(c->origin);
         close_many(c->fds, c->n_fds);
-        json_object_put(c->msg);
+        vl_put(c->msg);
         free(c);
 }
 
@@ -713,7 +713,7 @@ void vl_server_call_internal(struct vl_server *s, const struct peer *peer, const
 
         if (!c || !(c->origin = strdup(origin))) {
                 free(c);
-                json_object_put(msg);
+                vl_put(msg);
                 close_many(fds, n_fds);
                 return;
         }

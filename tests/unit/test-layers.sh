@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# The layers stay layers (docs/architecture.md):
+# The layers stay layers (docs/architecture.md, "The path of a call"):
 #  - common/ (framing, JSON, the Varlink server) includes nothing of daemon/;
 #  - the daemon's modules include each other without a cycle. A module is a header and the .c
 #    files named after it (methods.h: methods.c, methods-load.c, ...; state.h: state.c,
