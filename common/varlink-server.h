@@ -155,6 +155,11 @@ struct call {
         char *origin;                /* set for calls the application makes itself */
 };
 
+/* The listening socket: the one socket activation passed, else path bound here (a socket file
+ * nobody listens on is a leftover of a crash and replaced; a live one is -EADDRINUSE), root:group
+ * 0660, or 0666 when the group does not exist, which *ret_open then says. Returns the fd. */
+int vl_server_listen(const char *path, const char *group, bool *ret_open);
+
 /* Serves listen_fd (taken) on e. cfg's pointers must outlive the server. */
 int vl_server_init(struct vl_server *s, sd_event *e, const struct vl_server_config *cfg, int listen_fd);
 /* Closes every connection (their calls in flight live on) and the listener. */

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,7 +11,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/un.h>
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
@@ -206,55 +204,6 @@ static bool setup_pin_dir(const char *dir) {
         return true;
 }
 
-/* The same gate as fexitd.socket: root:GROUP 0660 when the group exists. Without it the
- * socket stays open to all (0666) and the policy alone decides, which the log says. The umask
- * makes bind() create the node with the final mode, so it is never wider for a moment. */
-static int listen_bind(int fd, const struct sockaddr_un *sa, const char *group) {
-        struct group *gr = group ? getgrnam(group) : NULL;
-        mode_t old = umask(gr ? 0117 : 0111);
-        int r = bind(fd, (const struct sockaddr *) sa, sizeof(*sa));
-
-        umask(old);
-        if (r < 0)
-                return -errno;
-        if (!gr) {
-                log_notice("Group '%s' does not exist: %s is 0666, open to every local user "
-                           "(the policy still decides what each may do).", group ?: "", sa->sun_path);
-                return 0;
-        }
-        if (chown(sa->sun_path, geteuid(), gr->gr_gid) < 0)
-                return -errno;
-        return 0;
-}
-
-static int listen_socket(const char *path, const char *group) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        _cleanup_close_ int fd = -EBADF;
-        int probe, r;
-
-        if (sd_listen_fds(true) == 1 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0)
-                return SD_LISTEN_FDS_START;
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-        /* A socket file nobody listens on is a leftover of a crash; a live one is not ours. */
-        probe = vl_connect(path);
-        if (probe >= 0) {
-                safe_close(probe);
-                return -EADDRINUSE;
-        }
-        (void) unlink(path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        r = listen_bind(fd, &sa, group);
-        if (r < 0)
-                return r;
-        if (listen(fd, SOMAXCONN) < 0)
-                return -errno;
-        return TAKE_FD(fd);
-}
-
 static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         struct server *srv = userdata;
 
@@ -268,14 +217,19 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 static int run(struct config *cfg) {
         sd_event *e = NULL;
         struct server srv;
+        bool open_to_all = false;
         int fd, r;
 
         r = mkdir_p(cfg->state_dir, 0700);
         if (r < 0)
                 return log_error_errno(r, "Cannot create state dir %s: %m", cfg->state_dir);
-        fd = listen_socket(cfg->socket_path, cfg->socket_group);
+        fd = vl_server_listen(cfg->socket_path, cfg->socket_group, &open_to_all);
         if (fd < 0)
                 return log_error_errno(fd, "Cannot listen on %s: %m", cfg->socket_path);
+        if (open_to_all)
+                log_notice("Group '%s' does not exist: %s is 0666, open to every local user "
+                           "(the policy still decides what each may do).", cfg->socket_group ?: "",
+                           cfg->socket_path);
         r = sd_event_default(&e);
         if (r < 0)
                 return log_error_errno(r, "Cannot create the event loop: %m");
