@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,22 +7,17 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <systemd/sd-daemon.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/macro.h"
-#include "common/varlink-server.h"
+#include "common/varlink-server-internal.h"
 
-static void conn_free(struct vl_conn *c);
 static void conn_process(struct vl_conn *c);
 
 /* One line for the application's log. */
-_printf_(5, 6)
-static void vs_log(const struct vl_server *s, int priority, const struct peer *peer, const char *method,
+void vl_server_log(const struct vl_server *s, int priority, const struct peer *peer, const char *method,
                    const char *fmt, ...) {
         va_list ap;
 
@@ -130,9 +124,9 @@ static void conn_update_events(struct vl_conn *c) {
 
 /* Closes a connection that holds or withholds too much, naming who it was. */
 static void conn_evict(struct vl_conn *c, const char *why) {
-        vs_log(c->server, LOG_WARNING, &c->peer, NULL,
+        vl_server_log(c->server, LOG_WARNING, &c->peer, NULL,
                  "Disconnecting client (connection %" PRIu64 "): %s", c->id, why);
-        conn_free(c);
+        vl_conn_free(c);
 }
 
 /* The largest connection of user u (any user if NULL) that may be closed now. */
@@ -187,7 +181,7 @@ static int conn_charge(struct vl_conn *c) {
         return gone ? -ENOBUFS : 0;
 }
 
-static void conn_send(struct vl_conn *c, char *text, int *fds, size_t n_fds) {
+void vl_conn_send(struct vl_conn *c, char *text, int *fds, size_t n_fds) {
         const char *out;
         int r;
 
@@ -203,7 +197,7 @@ static void conn_send(struct vl_conn *c, char *text, int *fds, size_t n_fds) {
         if (r < 0) {
                 /* The client would wait for this reply forever, and the next one would answer
                  * the wrong call: hang up (the loop sees the EOF and frees the connection). */
-                vs_log(c->server, LOG_WARNING, NULL, NULL, "Dropping a reply to connection %" PRIu64
+                vl_server_log(c->server, LOG_WARNING, NULL, NULL, "Dropping a reply to connection %" PRIu64
                        " and hanging up: %s", c->id, strerror(-r));
                 (void) shutdown(c->io.fd, SHUT_RDWR);
         }
@@ -213,30 +207,23 @@ static void conn_send(struct vl_conn *c, char *text, int *fds, size_t n_fds) {
  * calls before it are still answered, then the error goes out and the connection closes
  * (conn_process). The reply deadline bounds how long that may take. */
 static void conn_protocol_error(struct vl_conn *c, const char *error, json_object *params) {
-        vs_log(c->server, LOG_NOTICE, &c->peer, NULL, "Disconnecting client: %s", error);
+        vl_server_log(c->server, LOG_NOTICE, &c->peer, NULL, "Disconnecting client: %s", error);
         vl_io_drop_input(&c->io);
         c->closing = true;
         free(c->goodbye);
         c->goodbye = vl_format_error(error, params);
 }
 
-static void conn_protocol_error_reason(struct vl_conn *c, const char *error, const char *reason) {
+void vl_conn_protocol_error_reason(struct vl_conn *c, const char *error, const char *reason) {
         json_object *p = vl_obj();
 
         vl_add_str(p, "reason", reason);
         conn_protocol_error(c, error, p);
 }
 
-static void call_free(struct call *c) {
-        free(c->origin);
-        close_many(c->fds, c->n_fds);
-        vl_put(c->msg);
-        free(c);
-}
-
 /* The connection goes on with its next call from the deferred source, unless its own turn is
  * running (conn_process() loops for a reply given during it). */
-static void conn_schedule(struct vl_conn *c) {
+void vl_conn_schedule(struct vl_conn *c) {
         struct vl_server *s = c->server;
 
         if (c->in_process || c->scheduled)
@@ -270,99 +257,6 @@ static int on_defer(sd_event_source *src, void *userdata) {
         return 0;
 }
 
-static void call_finish(struct call *c, char *text, int *fds, size_t n_fds) {
-        struct vl_conn *conn = c->conn;
-
-        if (conn && !c->oneway)
-                conn_send(conn, text, fds, n_fds);
-        else {
-                free(text);
-                close_many(fds, n_fds);
-        }
-        if (conn) {
-                conn->pending = NULL;
-                call_free(c);
-                conn_schedule(conn);
-        } else
-                call_free(c);
-}
-
-void call_reply_fds(struct call *c, json_object *params, int *fds, size_t n_fds) {
-        call_finish(c, vl_format_reply(params), fds, n_fds);
-}
-
-void call_reply(struct call *c, json_object *params) {
-        call_reply_fds(c, params, NULL, 0);
-}
-
-void call_reply_error(struct call *c, const char *error, json_object *params) {
-        const char *method = c->method ? c->method->name : NULL;
-
-        if (c->origin)
-                vs_log(c->vs, LOG_ERR, &c->peer, method, "%s failed: %s %s", c->origin, error,
-                       params ? json_object_to_json_string_ext(params, JSON_C_TO_STRING_PLAIN) : "");
-        else
-                vs_log(c->vs, LOG_INFO, &c->peer, method, "Call failed: %s", error);
-        call_finish(c, vl_format_error(error, params), NULL, 0);
-}
-
-void call_reply_invalid_parameter(struct call *c, const char *name) {
-        json_object *p = vl_obj();
-
-        vl_add_echo(p, "parameter", name);
-        call_reply_error(c, "org.varlink.service.InvalidParameter", p);
-}
-
-void call_reply_protocol_error(struct call *c, const char *reason) {
-        struct vl_conn *conn = c->conn;
-
-        vs_log(c->vs, LOG_INFO, &c->peer, c->method ? c->method->name : NULL, "Call refused: %s", reason);
-        if (!conn) {
-                call_free(c);
-                return;
-        }
-        conn->pending = NULL;
-        call_free(c);
-        conn_protocol_error_reason(conn, conn->server->cfg.errors.protocol, reason);
-        conn_schedule(conn);
-}
-
-void call_reply_errno(struct call *c, const char *operation, int err) {
-        json_object *p = vl_obj();
-
-        err = abs(err);
-        vl_add_str(p, "operation", operation);
-        vl_add_str(p, "errno", strerrorname_np(err) ? strerrorname_np(err) : "EUNKNOWN");
-        vl_add_str(p, "message", strerror(err));
-        call_reply_error(c, c->vs->cfg.errors.system, p);
-}
-
-/* Parses one message into a call and dispatches it. Returns < 0 if the connection was freed. */
-static int conn_handle_message(struct vl_conn *c, char *text, int *fds, size_t n_fds) {
-        struct call *call = calloc(1, sizeof(*call));
-        const char *reason = "malformed JSON or not a JSON object";
-        struct vl_call vc;
-
-        if (!call) {
-                close_many(fds, n_fds);
-                conn_free(c);
-                return -ENOMEM;
-        }
-        *call = (struct call) { .server = c->server->cfg.app, .vs = c->server, .conn = c, .conn_id = c->id, .peer = c->peer,
-                                .n_fds = n_fds };
-        memcpy(call->fds, fds, n_fds * sizeof(int));
-        if (vl_json_parse(text, &call->msg) < 0 || vl_call_parse(call->msg, &vc, &reason) < 0) {
-                call_free(call);
-                conn_protocol_error_reason(c, c->server->cfg.errors.protocol, reason);
-                return 0;
-        }
-        call->params = vc.parameters;
-        call->oneway = vc.oneway;
-        c->pending = call;
-        method_dispatch(call, vc.method);
-        return 0;
-}
-
 /* Takes the buffered calls the connection may. Returns < 0 if the connection was freed. */
 static int conn_take_calls(struct vl_conn *c) {
         int fds[VL_FDS_MAX];
@@ -381,7 +275,7 @@ static int conn_take_calls(struct vl_conn *c) {
                         conn_protocol_error(c, c->server->cfg.errors.limit, p);
                         break;
                 }
-                r = conn_handle_message(c, text, fds, n_fds);
+                r = vl_conn_handle_message(c, text, fds, n_fds);
                 free(text);
                 if (r < 0)
                         return r;
@@ -394,7 +288,7 @@ static bool conn_done(struct vl_conn *c) {
         if (!c->closing || c->pending)
                 return false;
         if (c->goodbye)
-                conn_send(c, TAKE_PTR(c->goodbye), NULL, 0);
+                vl_conn_send(c, TAKE_PTR(c->goodbye), NULL, 0);
         return !vl_io_want_write(&c->io);
 }
 
@@ -419,7 +313,7 @@ static void conn_process(struct vl_conn *c) {
         } while (r >= 0 && conn_may_take_call(c) && vl_io_has_message(&c->io));
         c->in_process = false;
         if (r < 0 || conn_done(c)) {
-                conn_free(c);
+                vl_conn_free(c);
                 return;
         }
         if (conn_charge(c) < 0)
@@ -433,27 +327,27 @@ static void conn_io(struct vl_conn *c, uint32_t revents) {
         if (revents & EPOLLOUT) {
                 r = vl_io_write(&c->io);
                 if (r < 0) {
-                        conn_free(c);
+                        vl_conn_free(c);
                         return;
                 }
                 if (r > 0)
                         c->out_since = server_now(c->server);
         }
         if (c->closing && (revents & (EPOLLHUP | EPOLLERR))) {
-                conn_free(c);   /* nobody is left to read what is owed */
+                vl_conn_free(c);   /* nobody is left to read what is owed */
                 return;
         }
         if (!c->closing && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
                 r = vl_io_read(&c->io);
                 if (r == -EPROTO)
-                        conn_protocol_error_reason(c, c->server->cfg.errors.protocol,
+                        vl_conn_protocol_error_reason(c, c->server->cfg.errors.protocol,
                                                    "truncated or too many file descriptors");
                 else if (r < 0 && (r != -EMSGSIZE || (revents & (EPOLLHUP | EPOLLERR)))) {
                         /* The client is gone. Over the message limit the read makes no more
                          * progress: waiting for the pending call to end would have the hang-up,
                          * which epoll reports whatever it is asked for, wake us at once, over
                          * and over. Nobody is left to read the answers anyway. */
-                        conn_free(c);
+                        vl_conn_free(c);
                         return;
                 }
         }
@@ -463,7 +357,7 @@ static void conn_io(struct vl_conn *c, uint32_t revents) {
 /* Serves the connections that are ready, as many as one epoll_wait() returns: the rest, if
  * any, keep our epoll fd readable and are served on the next iteration of the loop, after the
  * other event sources had their turn. Serving one may free another that is further in the
- * batch: conn_free() clears its entry. */
+ * batch: vl_conn_free() clears its entry. */
 static int on_conns_ready(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
         struct vl_server *s = userdata;
         int n;
@@ -483,7 +377,7 @@ static int on_conns_ready(sd_event_source *src, int fd, uint32_t revents, void *
 
 static void accept_resume(struct vl_server *s);
 
-static void conn_free(struct vl_conn *c) {
+void vl_conn_free(struct vl_conn *c) {
         struct vl_server *s = c->server;
 
         if (c->pending)
@@ -579,7 +473,7 @@ static int on_accept_retry(sd_event_source *src, uint64_t usec, void *userdata) 
 
 static void accept_pause(struct vl_server *s, int err) {
         if (!s->accept_starved)
-                vs_log(s, LOG_WARNING, NULL, NULL, "Cannot accept connections: %s; pausing the listener until a connection "
+                vl_server_log(s, LOG_WARNING, NULL, NULL, "Cannot accept connections: %s; pausing the listener until a connection "
                             "closes (retrying every %llu ms).", strerror(err), ACCEPT_RETRY_USEC / 1000);
         s->accept_starved = true;
         (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_OFF);
@@ -634,7 +528,7 @@ static int on_accept(sd_event_source *src, int lfd, uint32_t revents, void *user
         }
         if (s->accept_starved) {
                 s->accept_starved = false;
-                vs_log(s, LOG_NOTICE, NULL, NULL, "Accepting connections again.");
+                vl_server_log(s, LOG_NOTICE, NULL, NULL, "Accepting connections again.");
         }
         fd = fd_move_above_stdio(fd);
         if (fd < 0 || peer_read(s, fd, &peer) < 0) {
@@ -655,57 +549,9 @@ static int on_accept(sd_event_source *src, int lfd, uint32_t revents, void *user
                 safe_close(fd);
                 return 0;
         }
-        vs_log(s, LOG_DEBUG, &peer, NULL, "Client connected (%s)",
+        vl_server_log(s, LOG_DEBUG, &peer, NULL, "Client connected (%s)",
                peer.role == ROLE_ADMIN ? "admin" : "consumer");
         return 0;
-}
-
-/* Listening ------------------------------------------------------------------------------- */
-
-/* root:GROUP 0660 when the group exists, else 0666. The umask makes bind() create the node with
- * the final mode, so it is never wider for a moment. */
-static int listen_bind(int fd, const struct sockaddr_un *sa, const char *group, bool *ret_open) {
-        struct group *gr = group ? getgrnam(group) : NULL;
-        mode_t old = umask(gr ? 0117 : 0111);
-        int r = bind(fd, (const struct sockaddr *) sa, sizeof(*sa));
-
-        umask(old);
-        if (r < 0)
-                return -errno;
-        *ret_open = !gr;
-        if (!gr)
-                return 0;
-        if (chown(sa->sun_path, geteuid(), gr->gr_gid) < 0)
-                return -errno;
-        return 0;
-}
-
-int vl_server_listen(const char *path, const char *group, bool *ret_open) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        _cleanup_close_ int fd = -EBADF;
-        int probe, r;
-
-        if (sd_listen_fds(true) == 1 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0)
-                return SD_LISTEN_FDS_START;
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-        /* A socket file nobody listens on is a leftover of a crash; a live one is not ours. */
-        probe = vl_connect(path);
-        if (probe >= 0) {
-                safe_close(probe);
-                return -EADDRINUSE;
-        }
-        (void) unlink(path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        r = listen_bind(fd, &sa, group, ret_open);
-        if (r < 0)
-                return r;
-        if (listen(fd, SOMAXCONN) < 0)
-                return -errno;
-        return TAKE_FD(fd);
 }
 
 int vl_server_init(struct vl_server *s, sd_event *e, const struct vl_server_config *cfg, int listen_fd) {
@@ -746,7 +592,7 @@ int vl_server_init(struct vl_server *s, sd_event *e, const struct vl_server_conf
 
 void vl_server_done(struct vl_server *s) {
         while (s->conns)
-                conn_free(s->conns);
+                vl_conn_free(s->conns);
         sd_event_source_disable_unref(s->listen_src);
         sd_event_source_disable_unref(s->sweep_src);
         sd_event_source_disable_unref(s->accept_retry_src);
@@ -758,100 +604,4 @@ void vl_server_done(struct vl_server *s) {
         free(s->reply_enomem);
         sd_event_unref(s->event);
         *s = (struct vl_server) { .listen_fd = -EBADF, .epoll_fd = -EBADF };
-}
-
-void vl_server_call_internal(struct vl_server *s, const struct peer *peer, const char *origin,
-                             const char *method, json_object *msg, int *fds, size_t n_fds) {
-        struct call *c = calloc(1, sizeof(*c));
-
-        if (!c || !(c->origin = strdup(origin))) {
-                free(c);
-                vl_put(msg);
-                close_many(fds, n_fds);
-                return;
-        }
-        c->server = s->cfg.app;
-        c->vs = s;
-        c->peer = *peer;
-        c->msg = msg;
-        c->params = msg;
-        c->n_fds = n_fds;
-        memcpy(c->fds, fds, n_fds * sizeof(int));
-        method_dispatch(c, method);
-}
-
-/* Dispatching ------------------------------------------------------------------------------- */
-
-static const struct method *method_find(const struct vl_server *s, const char *name) {
-        for (const struct method *const *t = s->cfg.tables; *t; t++)
-                for (const struct method *m = *t; m->name; m++)
-                        if (strcmp(m->name, name) == 0)
-                                return m;
-        return NULL;
-}
-
-/* An interface is served if a method of the tables belongs to it. */
-static bool interface_served(const struct vl_server *s, const char *name, size_t len) {
-        for (const struct method *const *t = s->cfg.tables; *t; t++)
-                for (const struct method *m = *t; m->name; m++)
-                        if (strncmp(m->name, name, len) == 0 && m->name[len] == '.' &&
-                            !strchr(m->name + len + 1, '.'))
-                                return true;
-        return false;
-}
-
-static void reply_not_found(struct call *c, const char *name) {
-        const char *dot = strrchr(name, '.');
-        json_object *p = vl_obj();
-
-        if (dot && interface_served(c->vs, name, (size_t) (dot - name))) {
-                vl_add_echo(p, "method", name);
-                call_reply_error(c, "org.varlink.service.MethodNotFound", p);
-                return;
-        }
-        if (dot) {
-                _cleanup_free_ char *interface = strndup(name, (size_t) (dot - name));
-                vl_add_echo(p, "interface", interface ? interface : "");
-        } else
-                vl_add_echo(p, "interface", name);
-        call_reply_error(c, "org.varlink.service.InterfaceNotFound", p);
-}
-
-void method_dispatch(struct call *c, const char *name) {
-        const struct method *m = method_find(c->vs, name);
-        const char *bad = NULL;
-        void *params;
-
-        if (!m) {
-                reply_not_found(c, name);
-                return;
-        }
-        c->method = m;
-        /* the fds would be closed unsent while the handle counts as handed off or shared */
-        if (c->oneway && m->returns_fds) {
-                call_reply_protocol_error(c, "oneway is refused for methods that return file descriptors");
-                return;
-        }
-        vs_log(c->vs, LOG_DEBUG, &c->peer, m->name, "Call %s", m->name);
-        if (c->peer.role < m->role) {
-                c->vs->cfg.ops->deny(c);
-                return;
-        }
-        if (c->n_fds > m->max_fds) {
-                json_object *p = vl_obj();
-                vl_add_int(p, "expected", m->max_fds);
-                vl_add_int(p, "received", (int64_t) c->n_fds);
-                call_reply_error(c, c->vs->cfg.errors.fds, p);
-                return;
-        }
-        params = calloc(1, m->params_size ? m->params_size : 1);
-        if (!params) {
-                call_reply_errno(c, "call", ENOMEM);
-                return;
-        }
-        if (vl_params_parse(c->params, m->params, params, &bad) < 0)
-                call_reply_invalid_parameter(c, bad);
-        else
-                m->handler(c, params);
-        free(params);
 }

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Between the parts of the Varlink server: varlink-server.c (connections and the loop) and
+ * varlink-call.c (calls and replies). Not for its users. */
+
+#include "common/varlink-server.h"
+
+/* One line for the application's log (ops->log). */
+void vl_server_log(const struct vl_server *s, int priority, const struct peer *peer, const char *method,
+                   const char *fmt, ...) _printf_(5, 6);
+/* Closes the connection; its pending call lives on without it. */
+void vl_conn_free(struct vl_conn *c);
+/* Queues a reply, and takes text and fds (NULL text: it could not be built; errors.system goes
+ * out instead). */
+void vl_conn_send(struct vl_conn *c, char *text, int *fds, size_t n_fds);
+/* The connection goes on with its next call from the deferred source. */
+void vl_conn_schedule(struct vl_conn *c);
+/* The client broke the protocol: error with reason is its last message, then it closes. */
+void vl_conn_protocol_error_reason(struct vl_conn *c, const char *error, const char *reason);
+/* Parses one message into a call and dispatches it. Returns < 0 if the connection was freed. */
+int vl_conn_handle_message(struct vl_conn *c, char *text, int *fds, size_t n_fds);
