@@ -35,6 +35,7 @@
 #include "common/varlink-io.h"
 #include "common/varlink-json.h"
 #include "tests/fuzz/fuzz-util.h"
+#include "tests/lib/scm-rights.h"
 
 #define CUTS_MAX 15
 #define MARKS_MAX 4
@@ -257,27 +258,6 @@ static void rx_pump(struct state *s, size_t *fds_queued, size_t *fds_back) {
         }
 }
 
-static ssize_t send_chunk(int fd, const uint8_t *p, size_t len, const int *fds, size_t n_fds) {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * MARKS_MAX * MARK_FDS_MAX)];
-        } control;
-        struct iovec iov = { .iov_base = (void *) p, .iov_len = len };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-        if (n_fds > 0) {
-                struct cmsghdr *c;
-                mh.msg_control = &control;
-                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
-                c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-                memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
-        }
-        return sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-}
-
 static int cmp_size(const void *a, const void *b) {
         size_t x = *(const size_t *) a, y = *(const size_t *) b;
 
@@ -298,8 +278,8 @@ static void send_piece(struct state *s, int wfd, const uint8_t *payload, size_t 
                                 fds[n_fds++] = fd;
                 }
         while (off < to || n_fds > 0) {
-                ssize_t n = send_chunk(wfd, payload + off, to - off, fds, n_fds);
-                if (n < 0 && errno == EAGAIN) {
+                ssize_t n = scm_send(wfd, payload + off, to - off, fds, n_fds, MSG_DONTWAIT);
+                if (n == -EAGAIN) {
                         rx_pump(s, fds_queued, fds_back);   /* make room, as a peer would */
                         if (s->rx_dead)
                                 break;

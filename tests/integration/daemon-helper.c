@@ -18,6 +18,7 @@
 #include "common/macro.h"
 #include "common/varlink-json.h"
 #include "daemon-helper.h"
+#include "scm-rights.h"
 
 static int spawn(struct test_daemon *d, const char *const *extra) {
         const char *argv[32] = { getenv("FEXITD_BIN") ?: FEXITD_BIN, "--socket", d->socket, "--pin-dir", d->pin_dir,
@@ -186,41 +187,23 @@ int test_connect(const struct test_daemon *d) {
 }
 
 int test_send_raw(int fd, const void *buf, size_t len, const int *fds, size_t n_fds) {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * 16)];
-        } control = {};
-        struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
         size_t off = 0;
 
         if (n_fds > 16)
                 return -EINVAL;
-        if (n_fds > 0) {
-                struct cmsghdr *c;
-                mh.msg_control = &control;
-                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
-                c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-                memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
-        }
         while (off < len) {
                 struct pollfd p = { .fd = fd, .events = POLLOUT };
                 ssize_t n;
 
-                iov = (struct iovec) { .iov_base = (char *) buf + off, .iov_len = len - off };
-                n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-                if (n < 0 && errno == EAGAIN) {
+                n = scm_send(fd, (const char *) buf + off, len - off, fds, n_fds, 0);
+                if (n == -EAGAIN) {
                         (void) poll(&p, 1, 1000);
                         continue;
                 }
                 if (n < 0)
-                        return -errno;
+                        return (int) n;
                 off += (size_t) n;
-                mh.msg_control = NULL;
-                mh.msg_controllen = 0;
+                n_fds = 0;      /* the fds ride on the first byte sent */
         }
         return 0;
 }

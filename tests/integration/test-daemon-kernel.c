@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "common/macro.h"
 #include "common/varlink-json.h"
 #include "daemon-helper.h"
@@ -940,16 +941,17 @@ static int probe_kernel(void) {
         return r;
 }
 
-int main(void) {
+Suite *test_suite(void) {
         Suite *s;
         TCase *tc;
-        SRunner *sr;
-        int failed, r;
+        int r;
 
         snprintf(bpf_dir, sizeof(bpf_dir), "%s", getenv("FEXITD_TEST_BPF_DIR") ?: FEXITD_TEST_BPF_DIR);
         r = probe_kernel();
+        if (r == 77)
+                exit(77);       /* probe_kernel() printed why */
         if (r != 0)
-                return r == 77 ? 77 : EXIT_FAILURE;
+                exit(EXIT_FAILURE);
         s = suite_create("fexitd-kernel");
         tc = tcase_create("kernel");
         tcase_add_checked_fixture(tc, setup, teardown);
@@ -973,9 +975,5 @@ int main(void) {
         tcase_add_test(tc, one_program_many_functions);
         tcase_add_test(tc, globs_report_what_they_skip);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_VERBOSE);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return s;
 }

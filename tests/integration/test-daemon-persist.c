@@ -22,6 +22,7 @@
 #include <bpf/btf.h>
 #include <linux/bpf.h>
 
+#include "check-main.h"
 #include "common/macro.h"
 #include "common/varlink-json.h"
 #include "daemon-helper.h"
@@ -535,11 +536,9 @@ START_TEST(programs_d_waits_for_rebuilt_programs) {
 }
 END_TEST
 
-int main(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("fexitd-persist");
         TCase *tc = tcase_create("host");
-        SRunner *sr;
-        int failed;
 
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 120);
@@ -551,9 +550,5 @@ int main(void) {
         tcase_add_test(tc, many_bad_records_are_summarised);
         tcase_add_test(tc, programs_d_waits_for_rebuilt_programs);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return s;
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
+#include "check-main.h"
 #include "common/macro.h"
 #include "common/varlink-json.h"
 #include "daemon-helper.h"
@@ -754,11 +755,9 @@ START_TEST(many_clients) {
 }
 END_TEST
 
-int main(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("fexitd-daemon");
         TCase *tc = tcase_create("host");
-        SRunner *sr;
-        int failed;
 
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 60);
@@ -787,9 +786,5 @@ int main(void) {
         tcase_add_test(tc, policy_governs_catalog_loads);
         tcase_add_test(tc, bad_policy_refused_at_start);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return s;
 }

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "common/macro.h"
 #include "common/varlink-json.h"
 #include "daemon-helper.h"
@@ -179,27 +180,20 @@ static void teardown(void) {
         (void) unlink(fired_file);
 }
 
-int main(void) {
+Suite *test_suite(void) {
 #ifdef FEXITD_SANITIZE
         /* ASan's runtime starts by resolving its interceptors with dlsym(), and the loader's
          * allocations inside that reach an allocator preloaded in front of it before it can
          * know the next one: the daemon dies before main(). */
-        fprintf(stderr, "skipped: the allocator cannot be preloaded in front of AddressSanitizer's; "
-                "this test runs in the ordinary build\n");
-        return 77;
+        test_skip("skipped: the allocator cannot be preloaded in front of AddressSanitizer's; "
+                  "this test runs in the ordinary build");
 #endif
         Suite *s = suite_create("fault-alloc");
         TCase *tc = tcase_create("verbs");
-        SRunner *sr;
-        int failed;
 
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 600);
         tcase_add_loop_test(tc, every_verb_under_allocation_failures, 0, ELEMENTSOF(verbs));
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return s;
 }

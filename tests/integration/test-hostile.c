@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
+#include "check-main.h"
 #include "common/macro.h"
 #include "common/varlink-json.h"
 #include "daemon-helper.h"
@@ -556,11 +557,9 @@ END_TEST
                         tcase_add_test(tc, t);                                                   \
         } while (0)
 
-int main(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("fexitd-hostile");
         TCase *tc = tcase_create("hostile");
-        SRunner *sr;
-        int failed;
 
         tcase_add_checked_fixture(tc, NULL, teardown);
         tcase_set_timeout(tc, 120);
@@ -577,9 +576,5 @@ int main(void) {
         ADD_TEST(tc, socket_without_its_group_is_open);
         ADD_TEST(tc, early_clients_see_the_whole_table);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return s;
 }

@@ -3,7 +3,7 @@
 # Included from tests/unit/CMakeLists.txt; docs/fuzzing.md.
 
 set(_fuzz_dir ${PROJECT_SOURCE_DIR}/tests/fuzz)
-fexitd_unit_test(test-fuzz-regressions fexitd_core)
+fexitd_unit_test(test-fuzz-regressions fexitd_core fexitd_test_scm)
 target_sources(test-fuzz-regressions PRIVATE ${_fuzz_dir}/fuzz-util.c ${_fuzz_dir}/fuzz-server.c
                ${_fuzz_dir}/fuzz-idl.c)
 target_compile_definitions(test-fuzz-regressions PRIVATE FUZZ_DIR="${_fuzz_dir}")

@@ -7,6 +7,7 @@
 
 #include <bpf/btf.h>
 
+#include "check-main.h"
 #include "daemon/bpf-multi.h"
 
 START_TEST(section_names) {
@@ -78,19 +79,13 @@ START_TEST(uapi_absent) {
 }
 END_TEST
 
-int main(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("bpf-multi");
         TCase *tc = tcase_create("core");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, section_names);
         tcase_add_test(tc, uapi_from_btf);
         tcase_add_test(tc, uapi_absent);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return s;
 }

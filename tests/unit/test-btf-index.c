@@ -11,6 +11,7 @@
 #include <bpf/btf.h>
 #include <linux/version.h>
 
+#include "check-main.h"
 #include "daemon/btf-index.h"
 
 static struct btf_index *index_of(const char *const *names) {
@@ -435,7 +436,7 @@ START_TEST(test_system_refresh) {
 }
 END_TEST
 
-static Suite *btf_index_suite(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("btf-index");
         TCase *tc = tcase_create("logic");
 
@@ -456,14 +457,4 @@ static Suite *btf_index_suite(void) {
         tcase_add_test(tc, test_system_refresh);
         suite_add_tcase(s, tc);
         return s;
-}
-
-int main(void) {
-        SRunner *sr = srunner_create(btf_index_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

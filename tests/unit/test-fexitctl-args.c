@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check-main.h"
 #include "common/macro.h"
 #include "fexitctl-args.h"
 #include "fexitctl-exit.h"
@@ -390,7 +391,7 @@ START_TEST(test_exit_codes_by_errno) {
 }
 END_TEST
 
-static Suite *suite(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("fexitctl-args");
         TCase *args = tcase_create("args"), *codes = tcase_create("exit-codes");
 
@@ -409,14 +410,4 @@ static Suite *suite(void) {
         suite_add_tcase(s, args);
         suite_add_tcase(s, codes);
         return s;
-}
-
-int main(void) {
-        SRunner *sr = srunner_create(suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

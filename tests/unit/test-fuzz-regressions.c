@@ -23,6 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check-main.h"
+
 int fuzz_framing_one(const uint8_t *data, size_t size);
 int fuzz_requests_init(int *argc, char ***argv);
 int fuzz_requests_one(const uint8_t *data, size_t size);
@@ -214,7 +216,7 @@ START_TEST(state_file_with_handles_not_an_array) {
 }
 END_TEST
 
-static Suite *suite(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("fuzz-regressions");
         TCase *tc = tcase_create("replay");
 
@@ -236,14 +238,4 @@ static Suite *suite(void) {
         tcase_add_test(tc, state_file_with_handles_not_an_array);
         suite_add_tcase(s, tc);
         return s;
-}
-
-int main(void) {
-        SRunner *sr = srunner_create(suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "check-main.h"
 #include "daemon/handles.h"
 
 START_TEST(ids_increase_and_are_never_reused) {
@@ -136,11 +137,9 @@ START_TEST(grants) {
 }
 END_TEST
 
-int main(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("handles");
         TCase *tc = tcase_create("table");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, ids_increase_and_are_never_reused);
         tcase_add_test(tc, adopt_keeps_order_and_counter);
@@ -150,9 +149,5 @@ int main(void) {
         tcase_add_test(tc, strings);
         tcase_add_test(tc, grants);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return s;
 }

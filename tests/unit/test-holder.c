@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "daemon/holder.h"
 #include "daemon/methods.h"
 
@@ -147,20 +148,14 @@ START_TEST(free_drops_the_watch) {
 }
 END_TEST
 
-int main(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("holder");
         TCase *tc = tcase_create("holder");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, start_time_of_self);
         tcase_add_test(tc, exit_is_noticed);
         tcase_add_test(tc, restart_checks_the_start_time);
         tcase_add_test(tc, free_drops_the_watch);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return s;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check-main.h"
 #include "daemon/methods.h"
 #include "tests/fuzz/fuzz-idl.h"
 
@@ -196,20 +197,14 @@ START_TEST(every_error_is_sent_somewhere) {
 }
 END_TEST
 
-int main(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("idl");
         TCase *tc = tcase_create("conformance");
-        SRunner *sr;
-        int failed;
 
         tcase_add_checked_fixture(tc, setup, NULL);
         tcase_add_test(tc, method_tables_match_the_idl);
         tcase_add_test(tc, error_names_are_declared);
         tcase_add_test(tc, every_error_is_sent_somewhere);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? 1 : 0;
+        return s;
 }

@@ -16,9 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "libfexit.h"
+#include "scm-rights.h"
 
 #define MAX_STEPS 32
+#define GOT_FDS_MAX 8                   /* per message the peer receives */
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
 struct step {
@@ -38,7 +41,7 @@ struct peer {
         size_t n_steps;
         /* what arrived, one entry per step */
         char *got[MAX_STEPS];
-        int got_fds[MAX_STEPS][8];
+        int got_fds[MAX_STEPS][GOT_FDS_MAX];
         size_t n_got_fds[MAX_STEPS];
         size_t n_got;
 };
@@ -50,22 +53,10 @@ static int peer_receive(int fd, char **ret, int *fds, size_t *n_fds) {
 
         *n_fds = 0;
         while (len == 0 || buf[len - 1] != 0) {
-                union {
-                        struct cmsghdr align;
-                        char b[CMSG_SPACE(sizeof(int) * 8)];
-                } control;
-                struct iovec iov = { buf + len, 65535 - len };
-                struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
-                                     .msg_controllen = sizeof(control) };
-                ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+                ssize_t n = scm_recv(fd, buf + len, 65535 - len, fds, GOT_FDS_MAX, n_fds);
                 if (n <= 0) {
                         free(buf);
                         return -1;
-                }
-                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-                        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                        memcpy(fds + *n_fds, CMSG_DATA(c), k * sizeof(int));
-                        *n_fds += k;
                 }
                 len += (size_t) n;
         }
@@ -74,24 +65,7 @@ static int peer_receive(int fd, char **ret, int *fds, size_t *n_fds) {
 }
 
 static void peer_send(int fd, const struct step *s) {
-        union {
-                struct cmsghdr align;
-                char b[CMSG_SPACE(sizeof(int) * 4)];
-        } control;
-        struct iovec iov = { (void *) s->reply, strlen(s->reply) + 1 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-        if (s->n_reply_fds > 0) {
-                struct cmsghdr *c;
-                mh.msg_control = &control;
-                mh.msg_controllen = CMSG_SPACE(sizeof(int) * s->n_reply_fds);
-                c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int) * s->n_reply_fds);
-                memcpy(CMSG_DATA(c), s->reply_fds, sizeof(int) * s->n_reply_fds);
-        }
-        sendmsg(fd, &mh, MSG_NOSIGNAL);
+        (void) scm_send(fd, s->reply, strlen(s->reply) + 1, s->reply_fds, s->n_reply_fds, 0);
         for (size_t i = 0; i < s->n_reply_fds; i++)
                 close(s->reply_fds[i]);
 }
@@ -909,7 +883,7 @@ START_TEST(test_print_callback) {
 }
 END_TEST
 
-static Suite *suite(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("libfexit");
         TCase *conn = tcase_create("connection"), *calls = tcase_create("calls");
         TCase *errors = tcase_create("errors");
@@ -935,14 +909,4 @@ static Suite *suite(void) {
         suite_add_tcase(s, calls);
         suite_add_tcase(s, errors);
         return s;
-}
-
-int main(void) {
-        SRunner *sr = srunner_create(suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

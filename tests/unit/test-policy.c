@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "common/macro.h"
 #include "common/peer.h"
 #include "daemon/policy.h"
@@ -650,11 +651,9 @@ START_TEST(file_too_large) {
 }
 END_TEST
 
-int main(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("policy");
         TCase *parse = tcase_create("parse"), *eval = tcase_create("evaluate"), *file = tcase_create("file");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(parse, conformance_corpus);
         tcase_add_test(parse, null_and_empty_text);
@@ -681,9 +680,5 @@ int main(void) {
         suite_add_tcase(s, parse);
         suite_add_tcase(s, eval);
         suite_add_tcase(s, file);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return s;
 }

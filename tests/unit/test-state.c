@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "check-main.h"
 #include "daemon/state.h"
 
 START_TEST(pin_names_of_each_kind) {
@@ -43,18 +44,12 @@ START_TEST(other_names_are_refused) {
 }
 END_TEST
 
-int main(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("state");
         TCase *tc = tcase_create("pin-names");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, pin_names_of_each_kind);
         tcase_add_test(tc, other_names_are_refused);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return s;
 }

@@ -13,8 +13,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "common/macro.h"
 #include "common/varlink-io.h"
+#include "scm-rights.h"
 
 /* ---- helpers ---- */
 
@@ -24,24 +26,7 @@ static void pair(int sv[2]) {
 
 /* Sends bytes with optional fds in exactly one sendmsg(), as a peer would. */
 static void raw_send(int fd, const void *buf, size_t len, const int *fds, size_t n_fds) {
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * 32)];
-        } control;
-        struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-        if (n_fds > 0) {
-                struct cmsghdr *c;
-                mh.msg_control = &control;
-                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
-                c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-                memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
-        }
-        ck_assert_int_eq(sendmsg(fd, &mh, MSG_NOSIGNAL), (ssize_t) len);
+        ck_assert_int_eq(scm_send(fd, buf, len, fds, n_fds, 0), (ssize_t) len);
 }
 
 /* Reads exactly len bytes from a non-blocking fd, waiting as needed. */
@@ -696,7 +681,7 @@ START_TEST(test_connect_path_too_long) {
 }
 END_TEST
 
-static Suite *suite(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("varlink-io");
         TCase *framing = tcase_create("framing"), *fds = tcase_create("fds");
         TCase *limits = tcase_create("limits"), *conn = tcase_create("connect");
@@ -729,14 +714,4 @@ static Suite *suite(void) {
         suite_add_tcase(s, limits);
         suite_add_tcase(s, conn);
         return s;
-}
-
-int main(void) {
-        SRunner *sr = srunner_create(suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check-main.h"
 #include "common/macro.h"
 #include "common/varlink-json.h"
 
@@ -526,7 +527,7 @@ START_TEST(test_put_broken_trees) {
 }
 END_TEST
 
-static Suite *suite(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("varlink-json");
         TCase *parse = tcase_create("parse"), *strict = tcase_create("strict-conformance");
         TCase *msg = tcase_create("call-reply"), *params = tcase_create("params");
@@ -556,14 +557,4 @@ static Suite *suite(void) {
         suite_add_tcase(s, msg);
         suite_add_tcase(s, params);
         return s;
-}
-
-int main(void) {
-        SRunner *sr = srunner_create(suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

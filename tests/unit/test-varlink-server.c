@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "common/macro.h"
 #include "common/varlink-server.h"
 
@@ -173,19 +174,13 @@ START_TEST(one_wake_up_serves_every_ready_connection) {
 }
 END_TEST
 
-int main(void) {
+Suite *test_suite(void) {
         Suite *s = suite_create("varlink-server");
         TCase *tc = tcase_create("loop");
-        SRunner *sr;
-        int failed;
 
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, next_call_is_not_run_on_the_reply_stack);
         tcase_add_test(tc, one_wake_up_serves_every_ready_connection);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return s;
 }

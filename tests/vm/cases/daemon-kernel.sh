@@ -17,7 +17,8 @@ t=$FEXITD_TEST_BUILD/integration/test-daemon-kernel
 bin=$(PATH=$PATH:/usr/local/sbin:/usr/sbin command -v fexitd) || vm_fail "fexitd is not installed in the guest"
 command -v bpftool >/dev/null || vm_fail "no bpftool in the guest"
 
-FEXITD_BIN=$bin FEXITD_TEST_BPF_DIR=$FEXITD_TEST_BUILD/bpf CK_DEFAULT_TIMEOUT=240 "$t"
+# CK_VERBOSITY: every test's verdict in the log, not only the failures
+FEXITD_BIN=$bin FEXITD_TEST_BPF_DIR=$FEXITD_TEST_BUILD/bpf CK_DEFAULT_TIMEOUT=240 CK_VERBOSITY=verbose "$t"
 rc=$?
 [ "$rc" != 77 ] || vm_fail "the guest kernel refused fexit: this is the kernel it must work on"
 exit "$rc"

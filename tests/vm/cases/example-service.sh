@@ -8,15 +8,6 @@
 # policy does not name, and cannot detach or take another user's link.
 set -uo pipefail
 . "$FEXITD_TEST_SRC/vm/guest/testlib.sh"
-# wait_for SECONDS COMMAND...: by the clock, since one journalctl alone takes a while under TCG
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.5
-	done
-}
 
 obj=$FEXITD_TEST_BUILD/bpf/fexit_count.bpf.o
 unit=fexit-unlinksnoop.service
@@ -38,7 +29,7 @@ fexitctl status >/dev/null || fail "fexitd not reachable"
 systemctl reload fexitd.service || fail "systemctl reload"
 
 systemctl start "$unit" || fail "cannot start $unit"
-wait_for 60 journal_has "tracing vfs_unlink" || fail "the consumer did not start tracing"
+vm_wait_for 60 journal_has "tracing vfs_unlink" || fail "the consumer did not start tracing"
 pid=$(systemctl show -p MainPID --value "$unit")
 uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status")
 capeff=$(awk '/^CapEff:/ { print $2 }' "/proc/$pid/status")
@@ -53,7 +44,7 @@ link_exists "$link_id" || fail "bpftool does not see link $link_id"
 echo "ok: link $link_id handed off to uid $uid (pid $(jq -r '.holder_pid' <<<"$link"))"
 
 for i in 1 2 3; do : >"/tmp/fexitd-example-$i"; rm "/tmp/fexitd-example-$i"; done
-wait_for 30 journal_has "name=fexitd-example-3" || fail "no event for the unlinks in the journal"
+vm_wait_for 30 journal_has "name=fexitd-example-3" || fail "no event for the unlinks in the journal"
 echo "ok: events in the journal:"
 journalctl -b --no-pager -u "$unit" -o cat | grep "fexitd-example" | head -n 3
 
@@ -74,7 +65,7 @@ journalctl -b --no-pager -u fexitd | grep -q "Refused .* uid 65534" || fail "ref
 echo "ok: uid 65534 refused its own bytecode, an unlisted catalog entry, and another user's link"
 
 systemctl stop "$unit" || fail "cannot stop $unit"
-wait_for 30 link_gone "$link_id" || fail "link $link_id still attached after the consumer stopped"
+vm_wait_for 30 link_gone "$link_id" || fail "link $link_id still attached after the consumer stopped"
 journal_has "unlinks seen by the program" || fail "the consumer did not report its counters"
 echo "ok: stopping $unit detached link $link_id; $(journalctl -b --no-pager -u "$unit" -o cat | grep 'unlinks seen')"
 exit 0

@@ -8,8 +8,9 @@
 # link per function. In both modes:
 # - fexit.multi/bpf_fentry_test[0-9]* (tests/bpf/multi_args.bpf.c) checks the arguments and return
 #   values of bpf_fentry_test1..6 when BPF_PROG_TEST_RUN calls them (tests/bpf/multi-check);
-# - a glob over hundreds of real functions (tcp_*) attaches, is described and listed as such, and
-#   its link is handed off (it lives exactly as long as the receiver holds it);
+# - a glob over many real functions (tcp_*, hundreds, with multi-links; tcp_[a-c]*, dozens, as
+#   instances) attaches, is described and listed as such, and its link is handed off (it lives
+#   exactly as long as the receiver holds it);
 # - a persistent multi-link keeps its handle and kernel link id across kill -9, and still fires.
 set -uo pipefail
 . "$FEXITD_TEST_SRC/vm/guest/testlib.sh"
@@ -138,12 +139,16 @@ vm_wait_for 60 sh -c "! bpftool -j link show 2>/dev/null | jq -e '.[] | select(.
 	fail "link $link_id still attached after unload"
 echo "ok: unload detached link $link_id"
 
-# --- 3. a glob over hundreds of real functions, then a hand-off --------------------------------
-out=$(fexitctl --json load "$obj" --program count_calls --functions 'tcp_*' --attach) || fail "load tcp_*: $out"
+# --- 3. a glob over many real functions, then a hand-off ----------------------------------------
+# One multi-link takes all of tcp_* (hundreds of functions) at once. As instances every function
+# costs a program, a link and an unload (tcp_*, 344 functions on 6.1, took 167 s of 263), so
+# there the glob is tcp_[a-c]*: still dozens (47 functions on 6.1, 49 on 6.12), and a bracket.
+if [ "$mode" = multi-link ]; then glob='tcp_*' least=200; else glob='tcp_[a-c]*' least=30; fi
+out=$(fexitctl --json load "$obj" --program count_calls --functions "$glob" --attach) || fail "load $glob: $out"
 n_glob=$(jq '.programs | map(.function_count // 1) | add' <<<"$out")
-echo "tcp_*: $n_glob functions attached, $(jq '.skipped | length' <<<"$out") skipped"
-[ "$n_glob" -ge 200 ] || fail "tcp_* gave only $n_glob functions"
-expect_mode "count_calls on tcp_*" "$out" "$n_glob"
+echo "$glob: $n_glob functions attached, $(jq '.skipped | length' <<<"$out") skipped"
+[ "$n_glob" -ge "$least" ] || fail "$glob gave only $n_glob functions, expected at least $least"
+expect_mode "count_calls on $glob" "$out" "$n_glob"
 gprog=$(jq -r '.programs[0].handle' <<<"$out")
 gprog_id=$(jq -r '.programs[0].kernel_id' <<<"$out")
 glink=$(jq -r '.links[0].handle' <<<"$out")

@@ -8,14 +8,6 @@
 # docs/packaging.md says; finally they are installed again, and the guest is as it was.
 set -uo pipefail
 . "$FEXITD_TEST_SRC/vm/guest/testlib.sh"
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.5
-	done
-}
 prog=
 # On failure, what this case loaded is unloaded, so that the next case starts clean.
 fail() {
@@ -80,12 +72,12 @@ echo "ok: purge removed the packages, units, /etc/fexitd and the binaries; the g
 # Installed again: the daemon re-adopts what it had pinned, and the next case finds it as before.
 DEBIAN_FRONTEND=noninteractive dpkg -i "$debs"/*.deb >"$FEXITD_TEST_TMP/install.log" 2>&1 ||
 	{ cat "$FEXITD_TEST_TMP/install.log"; fail "dpkg -i again failed"; }
-wait_for 30 sh -c '[ "$(systemctl is-active fexitd.socket)" = active ]' || fail "socket not active after reinstall"
+vm_wait_for 30 sh -c '[ "$(systemctl is-active fexitd.socket)" = active ]' || fail "socket not active after reinstall"
 n=$(fexitctl --json list | jq "[.handles[] | select(.kind==\"link\" and .kernel_id==$link_id)] | length")
 [ "$n" = 1 ] || fail "the reinstalled daemon did not re-adopt link $link_id"
 fexitctl unload "$prog" || fail "unload after reinstall"
 link_gone() { ! vm_bpftool_has link "$link_id"; }
-wait_for 30 link_gone || fail "link $link_id still attached after unload"
+vm_wait_for 30 link_gone || fail "link $link_id still attached after unload"
 prog=
 echo "ok: reinstalled; the daemon re-adopted link $link_id; unloaded"
 exit 0

@@ -8,15 +8,6 @@
 # counts; programs.d files are loaded at start, once; unload removes the pins.
 set -uo pipefail
 . "$FEXITD_TEST_SRC/vm/guest/testlib.sh"
-# wait_for SECONDS COMMAND...: by the clock, since one journalctl alone takes a while under TCG
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.5
-	done
-}
 
 obj=$FEXITD_TEST_BUILD/bpf/fexit_count.bpf.o
 snoop=$(ls /usr/local/libexec/fexitd/unlinksnoop /usr/libexec/fexitd/unlinksnoop 2>/dev/null | head -n 1)
@@ -44,13 +35,13 @@ ls /sys/fs/bpf/fexitd | grep -qx "link-$link" || fail "no pin link-$link"
 # A connection-bound link, held by a client that keeps its connection open.
 "$snoop" --keep-connection >/tmp/snoop.log 2>&1 &
 snoop_pid=$!
-wait_for 30 sh -c "fexitctl --json list | jq -e '.handles[] | select(.kind==\"link\" and .lifetime==\"connection\" and .state==\"attached\")' >/dev/null" ||
+vm_wait_for 30 sh -c "fexitctl --json list | jq -e '.handles[] | select(.kind==\"link\" and .lifetime==\"connection\" and .state==\"attached\")' >/dev/null" ||
 	fail "the connection-bound link did not appear"
 conn_link_id=$(fexitctl --json list | jq -r '[.handles[] | select(.kind=="link" and .lifetime=="connection" and .state=="attached")][0].kernel_id')
 echo "connection-bound link id $conn_link_id"
 
 check_survived() {   # check_survived WHAT
-	wait_for 60 active || fail "fexitd not active again after $1"
+	vm_wait_for 60 active || fail "fexitd not active again after $1"
 	[ "$(describe_kid "$link")" = "$link_id" ] || fail "after $1, handle $link no longer has kernel link id $link_id"
 	link_exists "$link_id" || fail "after $1, bpftool no longer sees link $link_id"
 	echo "ok: link handle $link kept kernel link id $link_id across $1"
@@ -58,13 +49,13 @@ check_survived() {   # check_survived WHAT
 
 systemctl restart fexitd.service || fail "systemctl restart"
 check_survived "systemctl restart"
-wait_for 30 link_gone "$conn_link_id" || fail "the connection-bound link $conn_link_id survived the restart"
+vm_wait_for 30 link_gone "$conn_link_id" || fail "the connection-bound link $conn_link_id survived the restart"
 echo "ok: the connection-bound link $conn_link_id is gone after the restart"
 wait "$snoop_pid" 2>/dev/null
 
 pid=$(main_pid)
 kill -9 "$pid"
-wait_for 60 sh -c "[ \"\$(systemctl show -p MainPID --value fexitd.service)\" != $pid ] && [ \"\$(systemctl show -p MainPID --value fexitd.service)\" != 0 ]" ||
+vm_wait_for 60 sh -c "[ \"\$(systemctl show -p MainPID --value fexitd.service)\" != $pid ] && [ \"\$(systemctl show -p MainPID --value fexitd.service)\" != 0 ]" ||
 	fail "systemd did not restart fexitd after kill -9"
 check_survived "kill -9"
 
@@ -89,10 +80,10 @@ printf '{"object":"%s","programs":[{"name":"fexit_count","function":"vfs_fsync"}
 	>/etc/fexitd/programs.d/10-count.json
 printf '{"object":"/nonexistent.bpf.o"}\n' >/etc/fexitd/programs.d/20-broken.json
 systemctl restart fexitd.service || fail "restart with programs.d"
-wait_for 60 sh -c "fexitctl --json list | jq -e '.handles[] | select(.kind==\"link\" and .target.function==\"vfs_fsync\")' >/dev/null" ||
+vm_wait_for 60 sh -c "fexitctl --json list | jq -e '.handles[] | select(.kind==\"link\" and .target.function==\"vfs_fsync\")' >/dev/null" ||
 	fail "the programs.d file was not loaded and attached"
 systemctl restart fexitd.service || fail "second restart with programs.d"
-wait_for 60 active || fail "not active"
+vm_wait_for 60 active || fail "not active"
 sleep 2
 n=$(fexitctl --json list | jq '[.handles[] | select(.kind=="program" and .target.function=="vfs_fsync")] | length')
 [ "$n" = 1 ] || fail "programs.d loaded $n times instead of once"
@@ -104,7 +95,7 @@ pd=$(fexitctl --json list | jq -r '[.handles[] | select(.kind=="program" and .ta
 fexitctl unload "$pd" || fail "unload of the programs.d program"
 
 fexitctl unload "$prog" || fail "unload"
-wait_for 30 link_gone "$link_id" || fail "link $link_id still attached after unload"
+vm_wait_for 30 link_gone "$link_id" || fail "link $link_id still attached after unload"
 ls /sys/fs/bpf/fexitd | grep -q "link-$link" && fail "pin link-$link left behind"
 echo "ok: unload detached link $link_id and removed its pins"
 exit 0

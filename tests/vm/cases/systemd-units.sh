@@ -6,6 +6,7 @@
 # the watchdog restarting a daemon that stopped answering, and the CAP_SYS_ADMIN drop-in.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -uo pipefail
+. "$FEXITD_TEST_SRC/vm/guest/testlib.sh"
 
 unit=fexitd.service
 sock_unit=fexitd.socket
@@ -21,14 +22,6 @@ dump() {
 fail() { log "FAIL: $*"; dump; exit 1; }
 skip() { log "SKIP: $*"; exit 77; }
 prop() { systemctl show -p "$1" --value "$unit"; }
-# wait_for SECONDS COMMAND...: poll until COMMAND succeeds.
-wait_for() {
-    local deadline=$((SECONDS + $1)); shift
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.2
-    done
-}
 is_active() { [ "$(systemctl is-active "$unit")" = active ]; }
 is_inactive() { [ "$(systemctl is-active "$unit")" = inactive ]; }
 
@@ -95,7 +88,7 @@ check_caps() {
 restart_clean() {
     systemctl reset-failed "$unit" 2>/dev/null  # also resets the start rate limit
     systemctl restart "$unit" || fail "systemctl restart $unit"
-    wait_for 60 is_active || fail "$unit not active after restart"
+    vm_wait_for 60 is_active || fail "$unit not active after restart"
 }
 
 [ "$(id -u)" = 0 ] || skip "needs root"
@@ -121,10 +114,10 @@ log "== the first client call activates $unit"
 if ! is_inactive; then
     log "$unit is $(systemctl is-active "$unit") already (enabled at boot?): stopping it first"
     systemctl stop "$unit"
-    wait_for 30 is_inactive || fail "$unit did not stop"
+    vm_wait_for 30 is_inactive || fail "$unit did not stop"
 fi
 client_call || fail "client call through $sock_path"
-wait_for 30 is_active || fail "$unit not active after the first client call"
+vm_wait_for 30 is_active || fail "$unit not active after the first client call"
 [ "$(prop NRestarts)" = 0 ] || log "note: NRestarts=$(prop NRestarts) before the watchdog test"
 
 log "== readiness and STATUS="
@@ -159,12 +152,12 @@ nsenter -t "$pid" -m sh -c 'mkdir /sys/fs/bpf/vm-test' 2>/dev/null &&
 
 log "== systemctl stop / start"
 systemctl stop "$unit" || fail "systemctl stop $unit"
-wait_for 30 is_inactive || fail "$unit is $(systemctl is-active "$unit") after stop, want inactive"
+vm_wait_for 30 is_inactive || fail "$unit is $(systemctl is-active "$unit") after stop, want inactive"
 systemctl is-active --quiet "$sock_unit" || fail "$sock_unit went down with the service"
 [ -S "$sock_path" ] || fail "stopping the service removed $sock_path"
 systemctl reset-failed "$unit" 2>/dev/null
 systemctl start "$unit" || fail "systemctl start $unit"
-wait_for 30 is_active || fail "$unit not active after start"
+vm_wait_for 30 is_active || fail "$unit not active after start"
 client_call >/dev/null || fail "client call after restart"
 
 log "== the watchdog restarts a daemon that stops answering"
@@ -184,12 +177,12 @@ old_timeouts=$(timeouts)
 kill -STOP "$old_pid"
 log "stopped pid $old_pid (NRestarts=$old_restarts), waiting for the watchdog"
 new_pid_running() { local p; p=$(prop MainPID); [ "$p" != 0 ] && [ "$p" != "$old_pid" ] && is_active; }
-wait_for $((wd_sec + 5 + 1 + 30)) new_pid_running || fail "no restart after the watchdog timeout"
+vm_wait_for $((wd_sec + 5 + 1 + 30)) new_pid_running || fail "no restart after the watchdog timeout"
 new_restarts=$(prop NRestarts)
 log "new pid $(prop MainPID), NRestarts=$new_restarts"
 [ "$new_restarts" -gt "$old_restarts" ] || fail "NRestarts did not increase ($old_restarts -> $new_restarts)"
 more_timeouts() { [ "$(timeouts)" -gt "$old_timeouts" ]; }
-wait_for 10 more_timeouts || fail "journal shows no watchdog timeout for $unit"
+vm_wait_for 10 more_timeouts || fail "journal shows no watchdog timeout for $unit"
 client_call >/dev/null || fail "client call after the watchdog restart"
 
 log "== the CAP_SYS_ADMIN drop-in (docs/systemd.md) adds exactly that capability"

@@ -12,16 +12,23 @@ vm_fail() {
 	exit 1
 }
 
-# vm_wait_for SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds (0) or time is up (1).
+# vm_wait_for SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds (0) or SECONDS have
+# passed (1; up to a second more). By the clock, not by counting tries: under TCG one try (a
+# journalctl) can take seconds, and SECONDS must mean what the case's vm-timeout was sized for.
 vm_wait_for() {
-	vm_wait_n=$(($1 * 10))
+	vm_wait_end=$(($(vm_uptime) + $1))
 	shift
-	while [ "$vm_wait_n" -gt 0 ]; do
-		"$@" && return 0
+	until "$@"; do
+		[ "$(vm_uptime)" -le "$vm_wait_end" ] || return 1
 		sleep 0.1
-		vm_wait_n=$((vm_wait_n - 1))
 	done
-	return 1
+}
+
+# vm_uptime: whole seconds since the guest booted (/proc/uptime: the same in busybox ash, dash
+# and bash, which has $SECONDS but the others do not).
+vm_uptime() {
+	read -r vm_uptime_s _ </proc/uptime
+	echo "${vm_uptime_s%%.*}"
 }
 
 # vm_bpftool_has KIND ID: succeeds when bpftool shows that link/prog/map, fails when it says there

@@ -2,8 +2,9 @@
 # debootstrap of its suite, its kernel's modules, tests/vm/image/customize.sh) is built once and
 # cached under $CACHE/rootfs-PLATFORM-KEY (KEY: a hash of the package list, the recipe, the suite
 # and the kernel); every run hard-links a copy of it, adds the installed project, the payload and
-# the runner unit, and makes an ext4 image of it with mkfs.ext4 -d.
-# Sourced by tests/vm/run.
+# the runner unit, and makes an ext4 image of it with mkfs.ext4 -d. Its cached debootstrap and its
+# chroot (image_debootstrap, image_chroot) also make and use the native builds' build roots.
+# Sourced by tests/vm/run and tests/vm/native-build.
 
 # The packages of tests/vm/image/packages for this platform: a line "NAME @p1 @p2" is only for
 # those platforms (package names differ between suites: libelf1 became libelf1t64).
@@ -30,40 +31,72 @@ image_key() {
 	} | sha256sum | cut -c1-16
 }
 
-# Sets BASE to the cached base tree, building it first when the cache has none for this key.
-image_base() {
-	local key tmp mirror t0 old
-	key=$(image_key)
-	BASE=$CACHE/rootfs-$PLATFORM-$key
-	[ -f "$BASE/.fexitd-vm-complete" ] && { say "base image: cached ${BASE#$REPO/}"; return 0; }
-	[ "$(id -u)" = 0 ] || skip "building the systemd image needs root (debootstrap)"
-	exec 9>"$CACHE/.image.lock"
+# image_debootstrap DIR MARKER WHAT PACKAGES [FINISH...]: DIR, a cached tree of the platform's
+# suite (`debootstrap --variant=minbase` with PACKAGES, comma-separated), for the systemd image
+# (image_base) and the native builds' build roots (tests/vm/native-build). A DIR that holds
+# MARKER is complete and used as it is. Otherwise it is built as DIR.tmp, FINISH... runs with
+# that tree as its last argument, and it becomes DIR with MARKER; the trees of the same kind
+# with another key (DIR's name up to its last -KEY) are removed then. One lock for every tree
+# in the cache, since the trees of one suite share debootstrap's package cache (debs-SUITE).
+image_debootstrap() {
+	local dir=$1 marker=$2 what=$3 packages=$4 mirror t0 old
+	shift 4
+	[ -f "$dir/$marker" ] && return 0
+	[ "$(id -u)" = 0 ] || skip "building the $what needs root (debootstrap)"
+	exec 9>"$CACHE/.debootstrap.lock"
 	flock 9
-	if [ ! -f "$BASE/.fexitd-vm-complete" ]; then
+	if [ ! -f "$dir/$marker" ]; then
 		mirror=$(image_mirror)
-		tmp=$BASE.tmp
-		rm -rf "$tmp"
-		say "building the $PLATFORM base image (debootstrap $SUITE from $mirror, once per key $key)"
-		t0=$SECONDS
+		rm -rf "$dir.tmp"
 		mkdir -p "$CACHE/debs-$SUITE"
-		if ! debootstrap --variant=minbase --cache-dir="$CACHE/debs-$SUITE" \
-			--include="$(image_packages | paste -sd,)" "$SUITE" "$tmp" "$mirror" $SUITE_SCRIPT \
-			>"$WORK/debootstrap.log" 2>&1; then
+		say "building the $what (debootstrap $SUITE from $mirror, once per key ${dir##*-})"
+		t0=$SECONDS
+		if ! debootstrap --variant=minbase --cache-dir="$CACHE/debs-$SUITE" --include="$packages" \
+			"$SUITE" "$dir.tmp" "$mirror" $SUITE_SCRIPT >"$WORK/debootstrap.log" 2>&1; then
 			tail -n 20 "$WORK/debootstrap.log" >&2
 			die "debootstrap $SUITE failed (log above)"
 		fi
-		"$VM_DIR/image/customize.sh" "$tmp" "$KVER" "$KROOT" || die "tests/vm/image/customize.sh failed"
-		dpkg-query --admindir="$tmp/var/lib/dpkg" -W -f='${Version}' systemd >"$tmp/.fexitd-vm-systemd"
-		touch "$tmp/.fexitd-vm-complete"
-		mv "$tmp" "$BASE"
-		say "base image built in $((SECONDS - t0)) s: $(du -sh "$BASE" | cut -f1)"
-		for old in "$CACHE/rootfs-$PLATFORM"-*; do
-			[ "$old" = "$BASE" ] && continue
+		rm -rf "$dir.tmp"/var/cache/apt/archives/*.deb
+		[ $# = 0 ] || "$@" "$dir.tmp" || die "$1 failed on the new $what"
+		touch "$dir.tmp/$marker"
+		mv "$dir.tmp" "$dir"
+		say "$what built in $((SECONDS - t0)) s: $(du -sh "$dir" | cut -f1)"
+		for old in "${dir%-*}"-*; do
+			[ "$old" = "$dir" ] && continue
 			say "removing the outdated ${old##*/}"
 			rm -rf "$old"
 		done
 	fi
 	exec 9>&-
+}
+
+# image_chroot ROOT MOUNTS SCRIPT [NAME=VALUE...]: runs the sh SCRIPT in the tree ROOT as its
+# root, with the host's folders MOUNTS ("proc sys dev", or fewer) bound into it in a private
+# mount namespace, so nothing mounted outlives it, and an environment of PATH and the NAME=VALUEs.
+image_chroot() {
+	local root=$1 mounts=$2 script=$3
+	shift 3
+	unshare -m --propagation private sh -c '
+		root=$1 mounts=$2
+		shift 2
+		for d in $mounts; do mount --rbind "/$d" "$root/$d" || exit 1; done
+		exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"' \
+		sh "$root" "$mounts" "$@" sh -c "$script"
+}
+
+# image_customize TREE: the systemd image's own part of its base tree (tests/vm/image/customize.sh),
+# and the systemd version that the run reports.
+image_customize() {
+	"$VM_DIR/image/customize.sh" "$1" "$KVER" "$KROOT" || return 1
+	dpkg-query --admindir="$1/var/lib/dpkg" -W -f='${Version}' systemd >"$1/.fexitd-vm-systemd"
+}
+
+# Sets BASE to the cached base tree, building it first when the cache has none for this key.
+image_base() {
+	BASE=$CACHE/rootfs-$PLATFORM-$(image_key)
+	[ -f "$BASE/.fexitd-vm-complete" ] && { say "base image: cached ${BASE#$REPO/}"; return 0; }
+	image_debootstrap "$BASE" .fexitd-vm-complete "$PLATFORM base image" "$(image_packages | paste -sd,)" \
+		image_customize
 }
 
 # image_root STAGE PAYLOAD SCRIPT...: $WORK/systemd/root.img, the base plus this run's files;
@@ -140,16 +173,14 @@ image_activate() {
 
 # image_install_debs ROOT DEBDIR: installs the project's packages into ROOT the way a user does,
 # dpkg -i with the image's own dpkg, so their maintainer scripts (debhelper's: sysusers, tmpfiles,
-# enabling the socket) run for real; /proc is mounted for them in a private mount namespace.
+# enabling the socket) run for real, with the host's /proc (and nothing else of the host's).
 # The packages stay in /var/cache/fexitd-debs for the cases that purge and reinstall them.
 image_install_debs() {
 	local root=$1 debs=$2
 	mkdir -p "$root/var/cache/fexitd-debs"
 	cp "$debs"/*.deb "$root/var/cache/fexitd-debs/"
-	if ! unshare -m --propagation private sh -c '
-		mount -t proc proc "$1/proc" && exec chroot "$1" /usr/bin/env -i \
-			PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-			sh -c "dpkg -i /var/cache/fexitd-debs/*.deb"' sh "$root" >"$WORK/dpkg.log" 2>&1; then
+	if ! image_chroot "$root" proc 'dpkg -i /var/cache/fexitd-debs/*.deb' DEBIAN_FRONTEND=noninteractive \
+		>"$WORK/dpkg.log" 2>&1; then
 		tail -n 20 "$WORK/dpkg.log" >&2
 		die "dpkg -i of $(ls "$debs"/*.deb | xargs -n1 basename | paste -sd' ') in the $PLATFORM image failed (log above)"
 	fi
