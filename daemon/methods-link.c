@@ -190,11 +190,9 @@ static void attach_done(struct job *job) {
                 call_reply_bb_error(c, &j->err);
         else if (r < 0)
                 call_reply_errno(c, "attach", r);
-        else if (json_object_array_length(links) == 0) {
-                p = vl_obj();
-                vl_add_int(p, "handle", (int64_t) j->items[0].program);
-                call_reply_error(c, "io.fexitd.NoSuchHandle", p);
-        } else {
+        else if (json_object_array_length(links) == 0)
+                call_reply_code(c, ERR_NO_SUCH_HANDLE, &(struct error_args) { .handle = (int64_t) j->items[0].program });
+        else {
                 p = vl_obj();
                 vl_add(p, "link", json_object_get(json_object_array_get_idx(links, 0)));
                 vl_add(p, "links", json_object_get(links));
@@ -252,49 +250,50 @@ static int attach_item_init(struct attach_item *it, const struct handle *prog) {
         return 0;
 }
 
-static void method_attach(struct call *c, void *params) {
+static int method_attach(struct call *c, void *params) {
         struct attach_params *p = params;
-        struct handle *h = call_get_handle(c, p->handle, HANDLE_PROGRAM, ACCESS_USE);
         _cleanup_free_ struct handle **targets = NULL;
         struct attach_job *j;
-        int lifetime;
+        struct handle *h;
+        int lifetime, r;
         size_t n;
 
-        if (!h)
-                return;
+        r = call_get_handle(c, p->handle, HANDLE_PROGRAM, ACCESS_USE, &h);
+        if (r != 0)
+                return r;
         lifetime = p->lifetime ? handle_lifetime_from_string(p->lifetime) : (int) h->lifetime;
         if (lifetime < 0)
-                return call_reply_invalid_parameter(c, "lifetime");
+                return call_invalid_parameter(c, "lifetime");
         targets = calloc(ATTACH_GROUP_MAX, sizeof(*targets));
-        n = targets ? attach_targets(c->server, h, p->group, targets, ATTACH_GROUP_MAX) : 0;
         if (!targets)
-                return call_reply_errno(c, "attach", ENOMEM);
+                return -ENOMEM;
+        n = attach_targets(c->server, h, p->group, targets, ATTACH_GROUP_MAX);
         if (n == 0)
-                return call_reply_errno(c, "attach", EBUSY);   /* the whole group is attached */
+                return -EBUSY;   /* the whole group is attached */
         j = calloc(1, sizeof(*j) + n * sizeof(struct attach_item));
         if (!j)
-                return call_reply_errno(c, "attach", ENOMEM);
+                return -ENOMEM;
         *j = (struct attach_job) { .job = { .run = attach_run, .done = attach_done }, .call = c,
                                    .lifetime = (enum handle_lifetime) lifetime, .n = n };
         if (grants_from_json(p->grants, j->grants, &j->n_grants) < 0) {
                 free(j);
-                return call_reply_invalid_parameter(c, "grants");
+                return call_invalid_parameter(c, "grants");
         }
         for (size_t i = 0; i < n; i++) {
-                int r = attach_item_init(&j->items[i], targets[i]);
-
+                r = attach_item_init(&j->items[i], targets[i]);
                 if (r < 0) {
                         for (size_t k = 0; k < i; k++) {
                                 safe_close(j->items[k].prog_fd);
                                 free(j->items[k].btf_ids);
                         }
                         free(j);
-                        return call_reply_errno(c, "attach", r);
+                        return r;
                 }
         }
         for (size_t i = 0; i < n; i++)
                 targets[i]->busy = true;
-        worker_pool_submit(c->server->pool, &j->job);
+        call_submit(c, &j->job);
+        return 0;
 }
 
 struct detach_params {
@@ -302,30 +301,29 @@ struct detach_params {
         bool group;
 };
 
-static void method_detach(struct call *c, void *params) {
+static int method_detach(struct call *c, void *params) {
         struct detach_params *p = params;
-        struct server *s = c->server;   /* before the lookup: a failed one frees c */
-        struct handle *h = call_get_handle(c, p->handle, HANDLE_LINK, ACCESS_USE), *o;
+        struct server *s = c->server;
         _cleanup_free_ int *fds = NULL;
+        struct handle *h, *o;
         uint64_t group, first;
         bool persistent = false;
         size_t n = 0;
+        int r;
 
-        if (!h)
-                return;
+        r = call_get_handle(c, p->handle, HANDLE_LINK, ACCESS_USE, &h);
+        if (r != 0)
+                return r;
         if (h->state == HSTATE_HANDED_OFF) {
-                json_object *e = vl_obj();
                 char reason[160];
                 snprintf(reason, sizeof(reason),
                          "handed off to uid %u pid %d: a tracing link detaches only when its holder "
                          "closes its last fd", (unsigned) h->holder_uid, (int) h->holder_pid);
-                vl_add_int(e, "handle", (int64_t) h->id);
-                vl_add_str(e, "reason", reason);
-                return call_reply_error(c, "io.fexitd.NotDetachable", e);
+                return CALL_ERROR(c, ERR_NOT_DETACHABLE, .handle = (int64_t) h->id, .reason = reason);
         }
         fds = calloc(s->handles.n, sizeof(int));
         if (!fds)
-                return call_reply_errno(c, "detach", ENOMEM);
+                return -ENOMEM;
         group = h->group;
         first = h->id;
         for (size_t i = 0; i < s->handles.n;) {
@@ -348,22 +346,21 @@ static void method_detach(struct call *c, void *params) {
                 (void) state_save(s);
         server_notify_status(s);
         call_reply_after_close(c, fds, n, NULL);
+        return 0;
 }
 
-static void method_take_link(struct call *c, void *params) {
-        struct server *s = c->server;   /* before the lookup: a failed one frees c */
-        struct handle *h = call_get_handle(c, ((struct handle_params *) params)->handle, HANDLE_LINK, ACCESS_USE);
+static int method_take_link(struct call *c, void *params) {
+        struct server *s = c->server;
+        struct handle *h;
         json_object *p;
-        int fd;
+        int fd, r;
 
-        if (!h)
-                return;
-        if (h->state == HSTATE_HANDED_OFF) {
-                p = vl_obj();
-                vl_add_int(p, "handle", (int64_t) h->id);
-                vl_add_str(p, "reason", "the link was already handed off");
-                return call_reply_error(c, "io.fexitd.NotDetachable", p);
-        }
+        r = call_get_handle(c, ((struct handle_params *) params)->handle, HANDLE_LINK, ACCESS_USE, &h);
+        if (r != 0)
+                return r;
+        if (h->state == HSTATE_HANDED_OFF)
+                return CALL_ERROR(c, ERR_NOT_DETACHABLE, .handle = (int64_t) h->id,
+                                  .reason = "the link was already handed off");
         /* Without the pin and our fd, the receiver's last close is what detaches the link. */
         state_unpin(s, h);
         fd = TAKE_FD(h->fd);
@@ -385,16 +382,18 @@ static void method_take_link(struct call *c, void *params) {
         vl_add_int(p, "fd", 0);
         vl_add(p, "link", handle_to_json(s, h));
         call_reply_fds(c, p, &fd, 1);
+        return 0;
 }
 
-static void method_share_map(struct call *c, void *params) {
-        struct handle *h = call_get_handle(c, ((struct handle_params *) params)->handle, HANDLE_MAP, ACCESS_SHARE);
+static int method_share_map(struct call *c, void *params) {
+        struct handle *h;
         bool writable;
         json_object *p;
-        int fd;
+        int fd, r;
 
-        if (!h)
-                return;
+        r = call_get_handle(c, ((struct handle_params *) params)->handle, HANDLE_MAP, ACCESS_SHARE, &h);
+        if (r != 0)
+                return r;
         /* Least access that still serves. A ring buffer's reader writes its consumer position,
          * so it needs a writable fd (the kernel maps the data pages read-only for it). The kernel
          * cannot mmap a read-only fd, so an mmap-able map (.bss, .data) is frozen instead: no
@@ -415,7 +414,7 @@ static void method_share_map(struct call *c, void *params) {
                 fd = bb_map_fd_readonly(h->fd, c->server->cfg.pin_dir);
         writable = h->map_type == BPF_MAP_TYPE_RINGBUF_;
         if (fd < 0)
-                return call_reply_errno(c, "share-map", fd);
+                return fd;
         log_full(LOG_INFO, &(struct log_ctx) { .handle = h->id, .kernel_id = h->kernel_id,
                                                .uid = c->peer.uid, .pid = c->peer.pid },
                  "Shared map handle %" PRIu64 " (%s, %s)", h->id, h->name, writable ? "read-write" : "read-only");
@@ -424,6 +423,7 @@ static void method_share_map(struct call *c, void *params) {
         vl_add(p, "map", handle_to_json(c->server, h));
         vl_add_bool(p, "writable", writable);
         call_reply_fds(c, p, &fd, 1);
+        return 0;
 }
 
 const struct method methods_link[] = {
@@ -434,16 +434,16 @@ const struct method methods_link[] = {
                   { "group", VL_BOOL, false, offsetof(struct attach_params, group) },
                   { "grants", VL_ARRAY, false, offsetof(struct attach_params, grants) },
                   {} },
-          sizeof(struct attach_params), 0 },
+          sizeof(struct attach_params), 0, .operation = "attach" },
         { "io.fexitd.Detach", method_detach, ROLE_CONSUMER,
           (const struct vl_param[]) {
                   { "handle", VL_INT, true, offsetof(struct detach_params, handle) },
                   { "group", VL_BOOL, false, offsetof(struct detach_params, group) },
                   {} },
-          sizeof(struct detach_params), 0 },
+          sizeof(struct detach_params), 0, .operation = "detach" },
         { "io.fexitd.TakeLink", method_take_link, ROLE_CONSUMER, (const struct vl_param[]) HANDLE_PARAM,
           sizeof(struct handle_params), 0, true },
         { "io.fexitd.ShareMap", method_share_map, ROLE_CONSUMER, (const struct vl_param[]) HANDLE_PARAM,
-          sizeof(struct handle_params), 0, true },
+          sizeof(struct handle_params), 0, true, .operation = "share-map" },
         {}
 };

@@ -279,11 +279,9 @@ static void load_done(struct job *job) {
         size_t n_ids = 0;
 
         if (j->r < 0) {
-                if (j->catalog && j->object_fd < 0) {
-                        p = vl_obj();
-                        vl_add_echo(p, "name", j->catalog);
-                        call_reply_error(c, "io.fexitd.NoSuchCatalogEntry", p);
-                } else if (j->err.kind != BB_ERR_NONE)
+                if (j->catalog && j->object_fd < 0)
+                        call_reply_code(c, ERR_NO_SUCH_CATALOG_ENTRY, &(struct error_args) { .name = j->catalog });
+                else if (j->err.kind != BB_ERR_NONE)
                         call_reply_bb_error(c, &j->err);
                 else
                         call_reply_errno(c, "load", j->r);
@@ -406,7 +404,7 @@ static bool consumer_retargets(json_object *programs) {
         return false;
 }
 
-static void method_load(struct call *c, void *params) {
+static int method_load(struct call *c, void *params) {
         struct load_params *p = params;
         struct load_job *j;
         size_t n_sel = p->programs ? json_object_array_length(p->programs) : 0;
@@ -415,24 +413,24 @@ static void method_load(struct call *c, void *params) {
         int lifetime = p->lifetime ? handle_lifetime_from_string(p->lifetime) : LIFETIME_CONNECTION;
 
         if (lifetime < 0)
-                return call_reply_invalid_parameter(c, "lifetime");
+                return call_invalid_parameter(c, "lifetime");
         if (n_sel > SELECT_MAX)
-                return call_reply_invalid_parameter(c, "programs");
+                return call_invalid_parameter(c, "programs");
         if (c->peer.role != ROLE_ADMIN) {
                 /* Bytecode reads kernel memory: a consumer loads only what the administrator
                  * installed, as installed (retargeting it would make it another program). */
                 if (!p->catalog)
-                        return call_reply_denied(c, NULL, "consumers may load programs from the catalog only");
+                        return call_denied(c, NULL, "consumers may load programs from the catalog only");
                 if (!policy_may_load(c->server->policy, &c->peer, p->catalog))
-                        return call_reply_denied(c, NULL, "the policy does not let you load this catalog entry");
+                        return call_denied(c, NULL, "the policy does not let you load this catalog entry");
                 if (consumer_retargets(p->programs))
-                        return call_reply_denied(c, NULL, "consumers may not change a catalog program's target");
+                        return call_denied(c, NULL, "consumers may not change a catalog program's target");
                 if (p->name && strcmp(p->name, p->catalog) != 0)
-                        return call_reply_denied(c, NULL, "consumers may not rename a catalog object");
+                        return call_denied(c, NULL, "consumers may not rename a catalog object");
         }
         j = calloc(1, sizeof(*j));
         if (!j)
-                return call_reply_errno(c, "load", ENOMEM);
+                return -ENOMEM;
         *j = (struct load_job) { .job = { .run = load_run_and_trim, .done = load_done }, .call = c,
                                  .object_fd = -EBADF, .catalog = p->catalog,
                                  .object_name = p->name ? p->name : p->catalog,
@@ -440,35 +438,31 @@ static void method_load(struct call *c, void *params) {
         for (size_t i = 0; i < n_sel; i++, j->n_select++)
                 if (parse_select(json_object_array_get_idx(p->programs, i), &j->select[i]) < 0) {
                         load_job_free(j);
-                        return call_reply_invalid_parameter(c, "programs");
+                        return call_invalid_parameter(c, "programs");
                 }
         if (over_function_limits(j, &limit, &max)) {
-                json_object *e = vl_obj();
                 load_job_free(j);
-                vl_add_str(e, "limit", limit);
-                vl_add_int(e, "max", max);
-                return call_reply_error(c, "io.fexitd.LimitExceeded", e);
+                return CALL_ERROR(c, ERR_LIMIT_EXCEEDED, .limit = limit, .max = max);
         }
         if (grants_from_json(p->grants, j->grants, &j->n_grants) < 0) {
                 load_job_free(j);
-                return call_reply_invalid_parameter(c, "grants");
+                return call_invalid_parameter(c, "grants");
         }
         if (p->catalog ? c->n_fds != 0 : (c->n_fds != 1 || p->object != 0)) {
-                json_object *e = vl_obj();
+                /* with one fd the count is right and the index is not */
+                bool index = !p->catalog && c->n_fds == 1;
+
                 load_job_free(j);
-                vl_add_int(e, "expected", p->catalog ? 0 : 1);
-                vl_add_int(e, "received", (int64_t) c->n_fds);
-                if (!p->catalog && c->n_fds == 1) {   /* the count is right, the index is not */
-                        vl_add_str(e, "parameter", "object");
-                        vl_add_int(e, "index", p->object);
-                }
-                return call_reply_error(c, "io.fexitd.InvalidFileDescriptors", e);
+                return CALL_ERROR(c, ERR_INVALID_FDS, .expected_fds = p->catalog ? 0 : 1,
+                                  .received_fds = (int64_t) c->n_fds, .parameter = index ? "object" : NULL,
+                                  .index = { index, p->object });
         }
         if (!p->catalog) {
                 j->object_fd = c->fds[0];
                 c->fds[0] = -EBADF;
         }
-        worker_pool_submit(c->server->pool, &j->job);
+        call_submit(c, &j->job);
+        return 0;
 }
 
 /* What Unload of program id drops in each pass: its links, itself, then the maps of its load
@@ -484,17 +478,18 @@ static bool unload_drops(const struct handle *o, size_t pass, uint64_t id, uint6
 /* Unload: links first (they pin the program), then the program, then the maps of its load once
  * no program of that load is left. The fds are closed on a worker; the reply comes after. All
  * or nothing: the room for every fd is made before anything is dropped. */
-static void method_unload(struct call *c, void *params) {
+static int method_unload(struct call *c, void *params) {
         struct server *s = c->server;
-        struct handle *h = call_get_handle(c, ((struct handle_params *) params)->handle,
-                                           HANDLE_PROGRAM, ACCESS_OWN), *o;
         _cleanup_free_ int *fds = NULL;
+        struct handle *h, *o;
         uint64_t id, group;
         size_t n = 0, total = 0;
         bool group_left = false, persistent = false;
+        int r;
 
-        if (!h)
-                return;
+        r = call_get_handle(c, ((struct handle_params *) params)->handle, HANDLE_PROGRAM, ACCESS_OWN, &h);
+        if (r != 0)
+                return r;
         id = h->id;
         group = h->group;
         HANDLE_TABLE_FOREACH(&s->handles, o, i)
@@ -505,7 +500,7 @@ static void method_unload(struct call *c, void *params) {
                         total += unload_drops(o, pass, id, group, group_left);
         fds = calloc(total, sizeof(int));
         if (!fds)
-                return call_reply_errno(c, "unload", ENOMEM);   /* nothing was dropped */
+                return -ENOMEM;   /* nothing was dropped */
         for (size_t pass = 0; pass < 3; pass++)
                 for (size_t i = 0; i < s->handles.n;) {
                         o = s->handles.v[i];
@@ -521,6 +516,7 @@ static void method_unload(struct call *c, void *params) {
                 (void) state_save(s);
         server_notify_status(s);
         call_reply_after_close(c, fds, n, NULL);
+        return 0;
 }
 
 const struct method methods_load[] = {
@@ -535,8 +531,8 @@ const struct method methods_load[] = {
                   { "grants", VL_ARRAY, false, offsetof(struct load_params, grants) },
                   { "attach", VL_BOOL, false, offsetof(struct load_params, attach) },
                   {} },
-          sizeof(struct load_params), 1 },
+          sizeof(struct load_params), 1, .operation = "load" },
         { "io.fexitd.Unload", method_unload, ROLE_CONSUMER,
-          (const struct vl_param[]) HANDLE_PARAM, sizeof(struct handle_params), 0 },
+          (const struct vl_param[]) HANDLE_PARAM, sizeof(struct handle_params), 0, .operation = "unload" },
         {}
 };

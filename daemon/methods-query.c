@@ -75,7 +75,7 @@ json_object *handle_to_json(struct server *s, const struct handle *h) {
         return o;
 }
 
-static void method_list(struct call *c, void *params) {
+static int method_list(struct call *c, void *params) {
         struct server *s = c->server;   /* c is freed by the reply */
         json_object *p = vl_obj(), *list = vl_array();
         struct handle *h;
@@ -89,6 +89,7 @@ static void method_list(struct call *c, void *params) {
          * pages back rather than let the heap keep its high-water mark */
         if (s->handles.n > 256)
                 (void) malloc_trim(0);
+        return 0;
 }
 
 /* The kernel's own view of a multi-link: what it attached, sorted by BTF id. */
@@ -135,24 +136,20 @@ static json_object *describe_to_json(struct server *s, const struct handle *h) {
         return o;
 }
 
-static void method_describe(struct call *c, void *params) {
+static int method_describe(struct call *c, void *params) {
         struct handle_params *p = params;
         struct handle *h = handle_table_get(&c->server->handles, p->handle > 0 ? (uint64_t) p->handle : 0);
-        json_object *r = vl_obj();
+        json_object *r;
 
         /* Describe works on any kind, so it cannot use call_get_handle's kind check. */
-        if (h && peer_may(c->server, &c->peer, h, ACCESS_SHARE)) {
-                vl_add(r, "handle", describe_to_json(c->server, h));
-                call_reply(c, r);
-                return;
-        }
-        if (h) {
-                json_object_put(r);
-                call_reply_denied(c, h, "the handle belongs to another user and was not granted to you");
-                return;
-        }
-        vl_add_int(r, "handle", p->handle);
-        call_reply_error(c, "io.fexitd.NoSuchHandle", r);
+        if (!h)
+                return CALL_ERROR(c, ERR_NO_SUCH_HANDLE, .handle = p->handle);
+        if (!peer_may(c->server, &c->peer, h, ACCESS_SHARE))
+                return call_denied(c, h, "the handle belongs to another user and was not granted to you");
+        r = vl_obj();
+        vl_add(r, "handle", describe_to_json(c->server, h));
+        call_reply(c, r);
+        return 0;
 }
 
 /* tracing_multi is probed at start, before the others (it decides how loads are planned). */
@@ -169,7 +166,7 @@ static json_object *features_to_json(const struct bb_features *f, bool tracing_m
         return o;
 }
 
-static void method_status(struct call *c, void *params) {
+static int method_status(struct call *c, void *params) {
         struct server *s = c->server;
         json_object *p = vl_obj();
 
@@ -186,6 +183,7 @@ static void method_status(struct call *c, void *params) {
         if (s->have_features)
                 vl_add(p, "features", features_to_json(&s->features, s->tracing_multi));
         call_reply(c, p);
+        return 0;
 }
 
 const struct method methods_query[] = {

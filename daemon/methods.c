@@ -8,7 +8,7 @@
 #include "daemon/methods.h"
 #include "io.fexitd.varlink.h"
 
-static const char interface_varlink_service[] =
+const char interface_varlink_service[] =
         "# The Varlink Service Interface is provided by every varlink service.\n"
         "interface org.varlink.service\n\n"
         "method GetInfo() -> (\n  vendor: string,\n  product: string,\n  version: string,\n"
@@ -26,7 +26,7 @@ static const struct { const char *name; const char *description; } interfaces[] 
         { "io.fexitd", interface_io_fexitd },
 };
 
-static void method_get_info(struct call *c, void *params) {
+static int method_get_info(struct call *c, void *params) {
         json_object *p = vl_obj(), *list = vl_array();
 
         for (size_t i = 0; i < ELEMENTSOF(interfaces); i++)
@@ -37,24 +37,25 @@ static void method_get_info(struct call *c, void *params) {
         vl_add_str(p, "url", "https://fexitd.invalid/");
         vl_add(p, "interfaces", list);
         call_reply(c, p);
+        return 0;
 }
 
 struct describe_params {
         const char *interface;
 };
 
-static void method_get_interface_description(struct call *c, void *params) {
+static int method_get_interface_description(struct call *c, void *params) {
         struct describe_params *p = params;
-        json_object *r = vl_obj();
+        json_object *r;
 
         for (size_t i = 0; i < ELEMENTSOF(interfaces); i++)
                 if (strcmp(p->interface, interfaces[i].name) == 0) {
+                        r = vl_obj();
                         vl_add_str(r, "description", interfaces[i].description);
                         call_reply(c, r);
-                        return;
+                        return 0;
                 }
-        vl_add_echo(r, "interface", p->interface);
-        call_reply_error(c, "org.varlink.service.InterfaceNotFound", r);
+        return CALL_ERROR(c, ERR_INTERFACE_NOT_FOUND, .interface = p->interface);
 }
 
 const struct method methods_service[] = {
@@ -80,61 +81,52 @@ static const struct method *method_find(const char *name) {
         return NULL;
 }
 
-static void reply_not_found(struct call *c, const char *name) {
+static int not_found(struct call *c, const char *name) {
         const char *dot = strrchr(name, '.');
-        json_object *p = vl_obj();
+        _cleanup_free_ char *interface = NULL;
 
         for (size_t i = 0; dot && i < ELEMENTSOF(interfaces); i++)
                 if (strlen(interfaces[i].name) == (size_t) (dot - name) &&
-                    strncmp(interfaces[i].name, name, (size_t) (dot - name)) == 0) {
-                        vl_add_echo(p, "method", name);
-                        call_reply_error(c, "org.varlink.service.MethodNotFound", p);
-                        return;
-                }
-        if (dot) {
-                _cleanup_free_ char *interface = strndup(name, (size_t) (dot - name));
-                vl_add_echo(p, "interface", interface ? interface : "");
-        } else
-                vl_add_echo(p, "interface", name);
-        call_reply_error(c, "org.varlink.service.InterfaceNotFound", p);
+                    strncmp(interfaces[i].name, name, (size_t) (dot - name)) == 0)
+                        return CALL_ERROR(c, ERR_METHOD_NOT_FOUND, .method = name);
+        if (dot)
+                interface = strndup(name, (size_t) (dot - name));
+        return CALL_ERROR(c, ERR_INTERFACE_NOT_FOUND, .interface = !dot ? name : interface ? interface : "");
 }
 
-void method_dispatch(struct call *c, const char *name) {
+/* Checks the call against its method's row, then runs the handler; returns as a handler does. */
+static int method_run(struct call *c, const char *name) {
         const struct method *m = method_find(name);
+        _cleanup_free_ void *params = NULL;
         const char *bad = NULL;
-        void *params;
 
-        if (!m) {
-                reply_not_found(c, name);
-                return;
-        }
+        if (!m)
+                return not_found(c, name);
         c->method = m;
         /* the fds would be closed unsent while the handle counts as handed off or shared */
         if (c->oneway && m->returns_fds) {
                 call_reply_protocol_error(c, "oneway is refused for methods that return file descriptors");
-                return;
+                return 0;
         }
         log_full(LOG_DEBUG, &(struct log_ctx) { .uid = c->peer.uid, .pid = c->peer.pid, .method = m->name },
                  "Call %s", m->name);
-        if (c->peer.role < m->role) {
-                call_reply_denied(c, NULL, "this method is for root and the admin group only");
-                return;
-        }
-        if (c->n_fds > m->max_fds) {
-                json_object *p = vl_obj();
-                vl_add_int(p, "expected", m->max_fds);
-                vl_add_int(p, "received", (int64_t) c->n_fds);
-                call_reply_error(c, "io.fexitd.InvalidFileDescriptors", p);
-                return;
-        }
+        if (c->peer.role < m->role)
+                return call_denied(c, NULL, "this method is for root and the admin group only");
+        if (c->n_fds > m->max_fds)
+                return CALL_ERROR(c, ERR_INVALID_FDS, .expected_fds = m->max_fds, .received_fds = (int64_t) c->n_fds);
         params = calloc(1, m->params_size ? m->params_size : 1);
         if (!params) {
                 call_reply_errno(c, "call", ENOMEM);
-                return;
+                return 0;
         }
         if (vl_params_parse(c->params, m->params, params, &bad) < 0)
-                call_reply_invalid_parameter(c, bad);
-        else
-                m->handler(c, params);
-        free(params);
+                return call_invalid_parameter(c, bad);
+        return m->handler(c, params);
+}
+
+void method_dispatch(struct call *c, const char *name) {
+        struct call_frame f = {};
+
+        c->frame = &f;
+        call_finish_handler(c, &f, method_run(c, name));
 }

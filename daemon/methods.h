@@ -3,23 +3,29 @@
 
 /* The verbs: a static table from method name to {handler, least role, parameter spec}. A handler
  * parses nothing itself: it receives its parameters already checked against the spec, does one
- * thing, and ends in call_reply*() — at once, or from a worker job's done(). */
+ * thing, and returns as daemon/reply.h says: 0 once it replied or handed the call to a job, a
+ * negative errno, or an error code. */
 
 #include "common/varlink-json.h"
+#include "daemon/reply.h"
 #include "daemon/server.h"
 
 struct method {
         const char *name;
-        void (*handler)(struct call *c, void *params);
+        int (*handler)(struct call *c, void *params);
         enum role role;
         const struct vl_param *params;
         size_t params_size;
         unsigned max_fds;            /* fds the call may carry; more is InvalidFileDescriptors */
         bool returns_fds;            /* its reply carries fds: refused as oneway, which drops them */
+        const char *operation;       /* KernelError's operation for a negative errno ("call") */
 };
 
 /* Takes ownership of the call: validates and runs it, which ends in a reply. */
 void method_dispatch(struct call *c, const char *method);
+
+/* org.varlink.service's interface description, as GetInterfaceDescription serves it. */
+extern const char interface_varlink_service[];
 
 /* The parameters of the verbs that take nothing but a handle. */
 struct handle_params {
@@ -42,19 +48,21 @@ enum access {
         ACCESS_OWN,     /* Unload */
 };
 bool peer_may(const struct server *s, const struct peer *p, const struct handle *h, enum access a);
-/* Looks up handle id of the given kind that the caller may act on; on failure replies the
- * error (NoSuchHandle, PermissionDenied, WrongHandleKind, LimitExceeded) and returns NULL. */
-struct handle *call_get_handle(struct call *c, int64_t id, enum handle_kind kind, enum access a);
+/* Looks up handle id of the given kind that the caller may act on, as *ret; else returns the
+ * error code (NoSuchHandle, PermissionDenied, WrongHandleKind, LimitExceeded). */
+int call_get_handle(struct call *c, int64_t id, enum handle_kind kind, enum access a, struct handle **ret);
 /* Appends the grants of a JSON array of "user:NAME"/"group:NAME" strings to grants[*n_grants],
  * at most GRANTS_MAX in all: -E2BIG beyond, -EINVAL for a malformed or unknown one. */
 int grants_from_json(json_object *array, struct grant *grants, size_t *n_grants);
-/* Replies PermissionDenied and logs the refusal with the caller's identity. */
-void call_reply_denied(struct call *c, const struct handle *h, const char *reason);
+/* Logs the refusal with the caller's identity and returns PermissionDenied (call_error()). */
+int call_denied(struct call *c, const struct handle *h, const char *reason);
 /* Writes the state file after a change of persistent handles; logs failures. */
 void server_persist(struct server *s);
 
-/* Replies the backend's error as the matching io.fexitd error. */
+/* The backend's error as the matching error code and its parameters (borrowed from e). */
 struct bb_error;
+int bb_error_to_args(const struct bb_error *e, struct error_args *ret);
+/* Replies the backend's error (from a job's done()). */
 void call_reply_bb_error(struct call *c, const struct bb_error *e);
 
 /* Persistence (state.c): pins live in cfg.pin_dir as KIND-HANDLE; metadata in state.json. */

@@ -55,7 +55,7 @@ void call_reply_after_close(struct call *c, int *fds, size_t n_fds, json_object 
         memcpy(j->fds, fds, n_fds * sizeof(int));
         for (size_t i = 0; i < n_fds; i++)
                 fds[i] = -EBADF;
-        worker_pool_submit(c->server->pool, &j->job);
+        call_submit(c, &j->job);
 }
 
 /* A handed-off link is its holder's; its record only says who holds it. Once the program it

@@ -238,6 +238,8 @@ static void conn_protocol_error_reason(struct conn *c, const char *error, const 
 }
 
 static void call_free(struct call *c) {
+        if (c->frame)
+                c->frame->ended = true;
         free(c->origin);
         close_many(c->fds, c->n_fds);
         json_object_put(c->msg);

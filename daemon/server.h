@@ -117,6 +117,15 @@ struct server {
 
 struct method;
 
+/* While its handler runs, what the dispatcher learns of the call (daemon/reply.h): a reply frees
+ * the call, so the transport notes its end here. */
+struct call_frame {
+        bool ended;                  /* answered (or dropped): the call is freed */
+        bool deferred;               /* a job took it and will answer it */
+        int error;                   /* the error code the handler recorded, and its parameters */
+        json_object *error_params;
+};
+
 struct call {
         struct server *server;
         struct conn *conn;           /* NULL once the client is gone */
@@ -129,6 +138,7 @@ struct call {
         size_t n_fds;
         bool oneway;
         char *origin;                /* set for calls the daemon makes itself (programs.d) */
+        struct call_frame *frame;    /* while its handler runs */
 };
 
 /* The peer's primary or one of its supplementary groups is gid. */
