@@ -7,6 +7,7 @@
 #include "daemon/errors.h"
 
 #define P(n, t, field) { n, t, offsetof(struct error_args, field) }
+#define KERNEL_ERROR "io.fexitd.KernelError"
 
 const struct error_row error_table[_ERR_MAX] = {
         [ERR_NO_SUCH_HANDLE] = { "io.fexitd.NoSuchHandle", { P("handle", EP_INT, handle) } },
@@ -23,7 +24,7 @@ const struct error_row error_table[_ERR_MAX] = {
         [ERR_NO_FEXIT_PROGRAMS] = { "io.fexitd.NoFexitPrograms", {} },
         [ERR_VERIFIER_REJECTED] = { "io.fexitd.VerifierRejected", {
                 P("program", EP_STR, program), P("errno", EP_STR, errno_name), P("log", EP_STR, log) } },
-        [ERR_KERNEL] = { "io.fexitd.KernelError", {
+        [ERR_KERNEL] = { KERNEL_ERROR, {
                 P("operation", EP_STR, operation), P("errno", EP_STR, errno_name),
                 P("message", EP_STR, message), P("program", EP_STR_OPT, program),
                 P("function", EP_STR_OPT, function), P("log", EP_STR_OPT, log) } },
@@ -47,6 +48,9 @@ const struct error_row error_table[_ERR_MAX] = {
         [ERR_INVALID_PARAMETER] = { "org.varlink.service.InvalidParameter", {
                 P("parameter", EP_ECHO, parameter) } },
 };
+
+const char error_reply_enomem[] = "{\"error\":\"" KERNEL_ERROR "\",\"parameters\":{"
+        "\"operation\":\"reply\",\"errno\":\"ENOMEM\",\"message\":\"Cannot allocate memory\"}}";
 
 const char *error_name(int code) {
         return code > _ERR_NONE && code < _ERR_MAX ? error_table[code].name : NULL;

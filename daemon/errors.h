@@ -96,6 +96,9 @@ struct error_row {
 
 extern const struct error_row error_table[_ERR_MAX];
 
+/* A whole KernelError reply for when a reply could not be built (ENOMEM): it needs no memory. */
+extern const char error_reply_enomem[];
+
 /* The name of a code, NULL for none. */
 const char *error_name(int code);
 /* The parameters of the error code as its row says, from args (NULL: all empty). A new object,

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common/macro.h"
+#include "daemon/errors.h"
 #include "daemon/log.h"
 #include "daemon/methods.h"
 #include "daemon/policy.h"
@@ -198,8 +199,7 @@ static int conn_charge(struct conn *c) {
 
 /* What a client gets when its reply could not be built (vl_format_*() failed): an error, never
  * silence, and never a reply with something left out. */
-static const char reply_enomem[] = "{\"error\":\"io.fexitd.KernelError\",\"parameters\":{"
-        "\"operation\":\"reply\",\"errno\":\"ENOMEM\",\"message\":\"Cannot allocate memory\"}}";
+static const char *const reply_enomem = error_reply_enomem;
 
 static void conn_send(struct conn *c, char *text, int *fds, size_t n_fds) {
         int r;
@@ -230,11 +230,13 @@ static void conn_protocol_error(struct conn *c, const char *error, json_object *
         c->goodbye = vl_format_error(error, params);
 }
 
-static void conn_protocol_error_reason(struct conn *c, const char *error, const char *reason) {
-        json_object *p = vl_obj();
+static void conn_protocol_error_reason(struct conn *c, const char *reason) {
+        conn_protocol_error(c, error_name(ERR_PROTOCOL), error_params(ERR_PROTOCOL, &(struct error_args) { .reason = reason }));
+}
 
-        vl_add_str(p, "reason", reason);
-        conn_protocol_error(c, error, p);
+/* The LimitExceeded error of a limit. */
+static json_object *limit_params(const char *limit, int64_t max) {
+        return error_params(ERR_LIMIT_EXCEEDED, &(struct error_args) { .limit = limit, .max = max });
 }
 
 static void call_free(struct call *c) {
@@ -284,10 +286,8 @@ void call_reply_error(struct call *c, const char *error, json_object *params) {
 }
 
 void call_reply_invalid_parameter(struct call *c, const char *name) {
-        json_object *p = vl_obj();
-
-        vl_add_echo(p, "parameter", name);
-        call_reply_error(c, "org.varlink.service.InvalidParameter", p);
+        call_reply_error(c, error_name(ERR_INVALID_PARAMETER),
+                         error_params(ERR_INVALID_PARAMETER, &(struct error_args) { .parameter = name }));
 }
 
 void call_reply_protocol_error(struct call *c, const char *reason) {
@@ -302,18 +302,15 @@ void call_reply_protocol_error(struct call *c, const char *reason) {
         }
         conn->pending = NULL;
         call_free(c);
-        conn_protocol_error_reason(conn, "io.fexitd.ProtocolError", reason);
+        conn_protocol_error_reason(conn, reason);
         conn_process(conn);
 }
 
 void call_reply_errno(struct call *c, const char *operation, int err) {
-        json_object *p = vl_obj();
+        struct error_args a = { .operation = operation };
 
-        err = abs(err);
-        vl_add_str(p, "operation", operation);
-        vl_add_str(p, "errno", strerrorname_np(err) ? strerrorname_np(err) : "EUNKNOWN");
-        vl_add_str(p, "message", strerror(err));
-        call_reply_error(c, "io.fexitd.KernelError", p);
+        error_args_errno(&a, err);
+        call_reply_error(c, error_name(ERR_KERNEL), error_params(ERR_KERNEL, &a));
 }
 
 /* Parses one message into a call and dispatches it. Returns < 0 if the connection was freed. */
@@ -332,7 +329,7 @@ static int conn_handle_message(struct conn *c, char *text, int *fds, size_t n_fd
         memcpy(call->fds, fds, n_fds * sizeof(int));
         if (vl_json_parse(text, &call->msg) < 0 || vl_call_parse(call->msg, &vc, &reason) < 0) {
                 call_free(call);
-                conn_protocol_error_reason(c, "io.fexitd.ProtocolError", reason);
+                conn_protocol_error_reason(c, reason);
                 return 0;
         }
         call->params = vc.parameters;
@@ -354,10 +351,8 @@ static int conn_take_calls(struct conn *c) {
                 if (r == 0)
                         break;
                 if (r < 0) {
-                        json_object *p = vl_obj();
-                        vl_add_str(p, "limit", "message size");
-                        vl_add_int(p, "max", (int64_t) c->io.max_in);
-                        conn_protocol_error(c, "io.fexitd.LimitExceeded", p);
+                        conn_protocol_error(c, error_name(ERR_LIMIT_EXCEEDED),
+                                            limit_params("message size", (int64_t) c->io.max_in));
                         break;
                 }
                 r = conn_handle_message(c, text, fds, n_fds);
@@ -426,8 +421,7 @@ static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *user
         if (!c->closing && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
                 r = vl_io_read(&c->io);
                 if (r == -EPROTO)
-                        conn_protocol_error_reason(c, "io.fexitd.ProtocolError",
-                                                   "truncated or too many file descriptors");
+                        conn_protocol_error_reason(c, "truncated or too many file descriptors");
                 else if (r < 0 && r != -EMSGSIZE) {
                         conn_free(c);   /* the client is gone */
                         return 0;
@@ -503,12 +497,8 @@ static void sweep_start(struct server *s) {
 }
 
 static void reject(int fd, const char *limit, int64_t max) {
-        json_object *p = vl_obj();
-        char *text;
+        char *text = vl_format_error(error_name(ERR_LIMIT_EXCEEDED), limit_params(limit, max));
 
-        vl_add_str(p, "limit", limit);
-        vl_add_int(p, "max", max);
-        text = vl_format_error("io.fexitd.LimitExceeded", p);
         if (text)
                 (void) send(fd, text, strlen(text) + 1, MSG_DONTWAIT | MSG_NOSIGNAL);
         free(text);

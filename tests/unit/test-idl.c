@@ -137,8 +137,11 @@ static bool standard_name(const char *name) {
         return false;
 }
 
-/* Every "io.fexitd.Name" and "org.varlink.service.Name" literal of one source file. */
+/* Every "io.fexitd.Name" and "org.varlink.service.Name" literal of one source file: declared, and
+ * an error name only in the error table. */
 static size_t check_source(const char *path) {
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+
         char *text = slurp(path), *p = text;
         size_t n = 0;
 
@@ -165,6 +168,9 @@ static size_t check_source(const char *path) {
                 else
                         ck_assert_msg(standard_name(name + 20), "%s spells \"%s\", not in the standard",
                                       path, name);
+                ck_assert_msg(strcmp(base, "errors.c") == 0 || (!idl_find(&idl, IDL_ERROR, name) &&
+                                                                !idl_find(&service, IDL_ERROR, name)),
+                              "%s spells the error \"%s\": use its code of daemon/errors.h", path, name);
                 n++;
         }
         free(text);
@@ -301,6 +307,12 @@ START_TEST(error_params_echo_and_omit) {
         json_object_put(o);
         o = error_params(ERR_NO_SUCH_PROGRAM, &(struct error_args) { .name = full_args().name });
         ck_assert_uint_eq(strlen(vl_get_str(o, "name")), VL_ECHO_MAX + 3);
+        json_object_put(o);
+        /* the reply for when no reply can be built is a KernelError too */
+        ck_assert_int_eq(vl_json_parse(error_reply_enomem, &o), 0);
+        ck_assert_str_eq(vl_get_str(o, "error"), error_name(ERR_KERNEL));
+        ck_assert_ptr_null(idl_check(&idl, idl_find(&idl, IDL_ERROR, error_name(ERR_KERNEL)),
+                                     json_object_object_get(o, "parameters")));
         json_object_put(o);
         o = error_params(ERR_KERNEL, NULL);
         ck_assert_str_eq(vl_get_str(o, "operation"), "");
