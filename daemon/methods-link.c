@@ -119,7 +119,7 @@ static int attach_register(struct attach_job *j, struct attach_item *it, bool go
         struct handle *prog = handle_table_get(&s->handles, it->program), *l;
 
         if (!prog || (gone && j->lifetime == LIFETIME_CONNECTION)) {
-                worker_pool_close_fds(s->pool, &it->link_fd, 1);
+                worker_pool_close_fds(s->pool, &it->link_fd, 1, NULL, NULL);
                 return -ENOENT;
         }
         l = link_new(c, prog, j);
@@ -304,11 +304,9 @@ struct detach_params {
 static int method_detach(struct call *c, void *params) {
         struct detach_params *p = params;
         struct server *s = c->server;
-        _cleanup_free_ int *fds = NULL;
+        _cleanup_fd_list_ struct fd_list l = {};
         struct handle *h, *o;
         uint64_t group, first;
-        bool persistent = false;
-        size_t n = 0;
         int r;
 
         r = call_get_handle(c, p->handle, HANDLE_LINK, ACCESS_USE, &h);
@@ -321,9 +319,8 @@ static int method_detach(struct call *c, void *params) {
                          "closes its last fd", (unsigned) h->holder_uid, (int) h->holder_pid);
                 return CALL_ERROR(c, ERR_NOT_DETACHABLE, .handle = (int64_t) h->id, .reason = reason);
         }
-        fds = calloc(s->handles.n, sizeof(int));
-        if (!fds)
-                return -ENOMEM;
+        if (fd_list_reserve(&l, s->handles.n) < 0)
+                return -ENOMEM;   /* nothing was dropped */
         group = h->group;
         first = h->id;
         for (size_t i = 0; i < s->handles.n;) {
@@ -337,15 +334,14 @@ static int method_detach(struct call *c, void *params) {
                                                        .function = o->function, .uid = c->peer.uid,
                                                        .pid = c->peer.pid },
                          "Detaching link handle %" PRIu64 " from %s", o->id, o->function);
-                persistent |= o->lifetime == LIFETIME_PERSISTENT;
                 uint64_t program = o->program;
-                fds[n++] = server_drop_handle(s, o->id);
+                fd_list_drop(s, &l, o->id);
                 update_program_state(s, program);
         }
-        if (persistent)   /* a write and an fsync on the loop: only when it changes the file */
+        if (l.persistent)   /* a write and an fsync on the loop: only when it changes the file */
                 (void) state_save(s);
         server_notify_status(s);
-        call_reply_after_close(c, fds, n, NULL);
+        call_reply_after_close(c, &l);
         return 0;
 }
 

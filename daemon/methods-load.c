@@ -291,7 +291,7 @@ static void load_done(struct job *job) {
         if (!c->conn && j->lifetime == LIFETIME_CONNECTION) {
                 /* the client left while we worked: its connection-bound objects go with it */
                 call_reply(c, NULL);
-                worker_pool_close_fds(s->pool, j->link_fds, j->link_fds ? j->res.n_progs : 0);
+                worker_pool_close_fds(s->pool, j->link_fds, j->link_fds ? j->res.n_progs : 0, NULL, NULL);
                 load_job_free(j);
                 return;
         }
@@ -480,11 +480,11 @@ static bool unload_drops(const struct handle *o, size_t pass, uint64_t id, uint6
  * or nothing: the room for every fd is made before anything is dropped. */
 static int method_unload(struct call *c, void *params) {
         struct server *s = c->server;
-        _cleanup_free_ int *fds = NULL;
+        _cleanup_fd_list_ struct fd_list l = {};
         struct handle *h, *o;
         uint64_t id, group;
-        size_t n = 0, total = 0;
-        bool group_left = false, persistent = false;
+        size_t total = 0;
+        bool group_left = false;
         int r;
 
         r = call_get_handle(c, ((struct handle_params *) params)->handle, HANDLE_PROGRAM, ACCESS_OWN, &h);
@@ -498,8 +498,7 @@ static int method_unload(struct call *c, void *params) {
         for (size_t pass = 0; pass < 3; pass++)
                 HANDLE_TABLE_FOREACH(&s->handles, o, i)
                         total += unload_drops(o, pass, id, group, group_left);
-        fds = calloc(total, sizeof(int));
-        if (!fds)
+        if (fd_list_reserve(&l, total) < 0)
                 return -ENOMEM;   /* nothing was dropped */
         for (size_t pass = 0; pass < 3; pass++)
                 for (size_t i = 0; i < s->handles.n;) {
@@ -508,14 +507,13 @@ static int method_unload(struct call *c, void *params) {
                                 i++;
                                 continue;
                         }
-                        persistent |= o->lifetime == LIFETIME_PERSISTENT;
-                        fds[n++] = server_drop_handle(s, o->id);
+                        fd_list_drop(s, &l, o->id);
                 }
         server_forget_orphans(s);
-        if (persistent)   /* a write and an fsync on the loop: only when it changes the file */
+        if (l.persistent)   /* a write and an fsync on the loop: only when it changes the file */
                 (void) state_save(s);
         server_notify_status(s);
-        call_reply_after_close(c, fds, n, NULL);
+        call_reply_after_close(c, &l);
         return 0;
 }
 

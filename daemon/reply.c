@@ -28,9 +28,13 @@ void call_reply_code(struct call *c, int code, const struct error_args *args) {
         call_reply_error(c, error_name(code) ?: error_name(ERR_KERNEL), error_params(code, args));
 }
 
-void call_submit(struct call *c, struct job *j) {
+void call_defer(struct call *c) {
         if (c->frame)
                 c->frame->deferred = true;
+}
+
+void call_submit(struct call *c, struct job *j) {
+        call_defer(c);
         worker_pool_submit(c->server->pool, j);
 }
 

@@ -27,6 +27,8 @@ void call_reply_code(struct call *c, int code, const struct error_args *args);
 
 /* Hands the call to a job: the handler then returns 0, and the job's done() replies. */
 void call_submit(struct call *c, struct job *j);
+/* The same for a reply that something else (a close job) will give. */
+void call_defer(struct call *c);
 
 /* The dispatcher's end of a handler that returned r: sends the error a nonzero r stands for
  * unless the call was answered, and logs the bugs (an error returned after a reply, or 0

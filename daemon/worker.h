@@ -25,5 +25,8 @@ void worker_pool_submit(struct worker_pool *p, struct job *j);
 unsigned worker_pool_busy(struct worker_pool *p);
 
 /* A job that only closes fds off the loop: closing the last fd of a tracing link detaches it,
- * which waits for RCU grace periods. Takes ownership of the fds. */
-void worker_pool_close_fds(struct worker_pool *p, int *fds, size_t n);
+ * which waits for RCU grace periods. Takes ownership of the fds (negative ones are skipped).
+ * Then, unless it is NULL, then(userdata) runs on the loop's thread: at once if there was
+ * nothing to close, or no memory for the job (the fds are closed here then, slow but correct). */
+void worker_pool_close_fds(struct worker_pool *p, int *fds, size_t n, void (*then)(void *userdata),
+                           void *userdata);
