@@ -49,6 +49,21 @@ static uint32_t *mfree_ids(uint32_t *ids) {
         return NULL;
 }
 
+/* Closes what the job still holds: fds not handed to a handle or a close job. */
+static struct attach_job *attach_job_free(struct attach_job *j) {
+        if (!j)
+                return NULL;
+        for (size_t i = 0; i < j->n; i++) {
+                safe_close(j->items[i].prog_fd);
+                safe_close(j->items[i].link_fd);
+                free(j->items[i].btf_ids);
+        }
+        bb_error_clear(&j->err);
+        free(j);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct attach_job *, attach_job_free);
+
 /* All or nothing: if one attach fails, what did attach is detached again, here on the worker. */
 static void attach_run(struct job *job) {
         struct attach_job *j = (struct attach_job *) job;
@@ -68,20 +83,24 @@ static void attach_run(struct job *job) {
         }
 }
 
-static struct handle *link_new(struct call *c, const struct handle *prog, const struct attach_job *j) {
-        enum handle_lifetime lifetime = j->lifetime;
-        struct handle *l = handle_new(HANDLE_LINK, prog->name);
+/* A copy of s in *ret, NULL for NULL; -ENOMEM. */
+static int strdup_or_null(const char *s, char **ret) {
+        *ret = s ? strdup(s) : NULL;
+        return s && !*ret ? -ENOMEM : 0;
+}
 
-        if (!l)
+struct handle *link_handle_new(const struct call *c, const struct handle *prog, enum handle_lifetime lifetime) {
+        _cleanup_(handle_freep) struct handle *l = handle_new(HANDLE_LINK, prog->name);
+
+        if (!l || strdup_or_null(prog->function, &l->function) < 0 ||
+            strdup_or_null(prog->btf_object, &l->btf_object) < 0 ||
+            strdup_or_null(prog->source, &l->source) < 0 ||
+            (prog->multi && handle_set_functions(l, prog->functions, prog->btf_ids, prog->n_functions) < 0))
                 return NULL;
         l->lifetime = lifetime;
         l->state = HSTATE_ATTACHED;
-        l->function = prog->function ? strdup(prog->function) : NULL;
-        l->btf_object = prog->btf_object ? strdup(prog->btf_object) : NULL;
         l->btf_id = prog->btf_id;
         l->target_prog_id = prog->target_prog_id;
-        if (prog->multi && handle_set_functions(l, prog->functions, prog->btf_ids, prog->n_functions) < 0)
-                return handle_free(l);
         l->program = prog->id;
         l->group = prog->group;
         l->owner_uid = c->peer.uid;
@@ -90,12 +109,20 @@ static struct handle *link_new(struct call *c, const struct handle *prog, const 
         l->created_usec = now_usec(CLOCK_REALTIME);
         memcpy(l->grants, prog->grants, sizeof(l->grants));
         l->n_grants = prog->n_grants;
+        return TAKE_PTR(l);
+}
+
+/* The link of an attach job, in the table: its program's grants and the attach's. */
+static struct handle *link_new(struct call *c, const struct handle *prog, const struct attach_job *j) {
+        _cleanup_(handle_freep) struct handle *l = link_handle_new(c, prog, j->lifetime);
+
+        if (!l)
+                return NULL;
         for (size_t i = 0; i < j->n_grants && l->n_grants < GRANTS_MAX; i++)
                 l->grants[l->n_grants++] = j->grants[i];
-        l->source = prog->source ? strdup(prog->source) : NULL;
         if (handle_table_add(&c->server->handles, l) < 0)
-                return handle_free(l);
-        return l;
+                return NULL;
+        return TAKE_PTR(l);
 }
 
 /* Programs with no link of ours left are "loaded" again. */
@@ -172,7 +199,7 @@ static int attach_register_all(struct attach_job *j, bool gone, json_object *lin
 }
 
 static void attach_done(struct job *job) {
-        struct attach_job *j = (struct attach_job *) job;
+        _cleanup_(attach_job_freep) struct attach_job *j = (struct attach_job *) job;
         struct call *c = j->call;
         struct server *s = c->server;
         uint64_t conn_id = c->conn_id;
@@ -211,8 +238,6 @@ static void attach_done(struct job *job) {
         /* a connection-bound program whose client left during the attach goes now */
         if (gone)
                 server_release_connection(s, conn_id);
-        bb_error_clear(&j->err);
-        free(j);
 }
 
 /* The program itself, or with group every program of its load not attached by us yet. */
@@ -253,7 +278,7 @@ static int attach_item_init(struct attach_item *it, const struct handle *prog) {
 static int method_attach(struct call *c, void *params) {
         struct attach_params *p = params;
         _cleanup_free_ struct handle **targets = NULL;
-        struct attach_job *j;
+        _cleanup_(attach_job_freep) struct attach_job *j = NULL;
         struct handle *h;
         int lifetime, r;
         size_t n;
@@ -274,25 +299,18 @@ static int method_attach(struct call *c, void *params) {
         if (!j)
                 return -ENOMEM;
         *j = (struct attach_job) { .job = { .run = attach_run, .done = attach_done }, .call = c,
-                                   .lifetime = (enum handle_lifetime) lifetime, .n = n };
-        if (grants_from_json(p->grants, j->grants, &j->n_grants) < 0) {
-                free(j);
+                                   .lifetime = (enum handle_lifetime) lifetime };
+        if (grants_from_json(p->grants, j->grants, &j->n_grants) < 0)
                 return call_invalid_parameter(c, "grants");
-        }
-        for (size_t i = 0; i < n; i++) {
-                r = attach_item_init(&j->items[i], targets[i]);
-                if (r < 0) {
-                        for (size_t k = 0; k < i; k++) {
-                                safe_close(j->items[k].prog_fd);
-                                free(j->items[k].btf_ids);
-                        }
-                        free(j);
+        /* n counts the items that hold something, for attach_job_free() */
+        for (; j->n < n; j->n++) {
+                r = attach_item_init(&j->items[j->n], targets[j->n]);
+                if (r < 0)
                         return r;
-                }
         }
         for (size_t i = 0; i < n; i++)
                 targets[i]->busy = true;
-        call_submit(c, &j->job);
+        call_submit(c, &TAKE_PTR(j)->job);
         return 0;
 }
 

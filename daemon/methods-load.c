@@ -55,6 +55,16 @@ struct load_job {
         uint32_t *link_ids;
 };
 
+/* The handles a Load registered so far, to drop them again if it cannot reply them all. */
+struct registered {
+        uint64_t *ids;
+        size_t n, cap;
+};
+
+static void registered_done(struct registered *r) {
+        free(r->ids);
+}
+
 static struct load_job *load_job_free(struct load_job *j) {
         if (!j)
                 return NULL;
@@ -71,6 +81,7 @@ static struct load_job *load_job_free(struct load_job *j) {
         free(j);
         return NULL;
 }
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct load_job *, load_job_free);
 
 /* A catalog name is a plain file name; the object is NAME.bpf.o in the first catalog dir that
  * has it. The daemon opens only these administrator-installed files, never a client's path. */
@@ -154,8 +165,8 @@ static struct handle *handle_for_call(struct load_job *j, enum handle_kind kind,
         h->created_usec = now_usec(CLOCK_REALTIME);
         memcpy(h->grants, j->grants, j->n_grants * sizeof(struct grant));
         h->n_grants = j->n_grants;
-        if (c->origin || j->catalog)
-                h->source = strdup(c->origin ? c->origin : j->catalog);
+        if ((c->origin || j->catalog) && !(h->source = strdup(c->origin ? c->origin : j->catalog)))
+                return handle_free(h);   /* without its source the policy would judge it wrongly */
         return h;
 }
 
@@ -182,19 +193,26 @@ static struct handle *adopt(struct server *s, struct handle *h, int *fd, uint32_
 
 /* Drops what a failed registration had added; their fds are closed here, on the loop's thread
  * (slow for links, but only after an allocation failure). */
-static void unregister(struct server *s, const uint64_t *ids, size_t n) {
-        for (size_t i = n; i > 0; i--)   /* links before the programs they were added after */
-                safe_close(server_drop_handle(s, ids[i - 1]));
+static void unregister(struct server *s, struct registered *r) {
+        for (; r->n > 0; r->n--)   /* links before the programs they were added after */
+                safe_close(server_drop_handle(s, r->ids[r->n - 1]));
 }
 
-/* Moves every result object into the table and describes it in the arrays; their ids go to
- * ids (room for 2 * n_progs + n_maps). All or nothing: on an allocation failure what was added
- * goes again, the rest stays in the job (closed with it), and -ENOMEM tells the caller to say
- * so instead of replying a Load with handles left out. */
-static int register_results(struct load_job *j, uint64_t *ids, size_t *ret_n, json_object *progs,
+/* Notes h, just added to the table, in r; without room it goes again at once. */
+static int registered_add(struct server *s, struct registered *r, const struct handle *h) {
+        if (ARRAY_APPEND(r->ids, r->n, r->cap, h->id) >= 0)
+                return 0;
+        safe_close(server_drop_handle(s, h->id));
+        return -ENOMEM;
+}
+
+/* Moves every result object into the table, notes it in reg and describes it in the arrays.
+ * All or nothing: on an allocation failure what was added goes again, the rest stays in the
+ * job (closed with it), and -ENOMEM tells the caller to say so instead of replying a Load with
+ * handles left out. */
+static int register_results(struct load_job *j, struct registered *reg, json_object *progs,
                             json_object *maps, json_object *links) {
         struct server *s = j->call->server;
-        size_t n = 0;
         uint64_t group = 0;
 
         for (size_t i = 0; i < j->res.n_progs; i++) {
@@ -205,7 +223,8 @@ static int register_results(struct load_job *j, uint64_t *ids, size_t *ret_n, js
                         h = handle_free(h);
                 if (!(h = adopt(s, h, &p->fd, p->id)))
                         goto fail;   /* p->fd stays in res and is closed with it */
-                ids[n++] = h->id;
+                if (registered_add(s, reg, h) < 0)
+                        goto fail;
                 h->group = group = group ? group : h->id;
                 vl_append(progs, handle_to_json(s, h));
                 log_full(LOG_INFO, &(struct log_ctx) { .handle = h->id, .kernel_id = p->id,
@@ -216,24 +235,18 @@ static int register_results(struct load_job *j, uint64_t *ids, size_t *ret_n, js
                                                  "program" : "", p->id, h->id);
                 if (!j->link_fds)
                         continue;
-                l = handle_for_call(j, HANDLE_LINK, p->name);
-                if (l && set_target(l, p) < 0)
-                        l = handle_free(l);
-                if (!(l = adopt(s, l, &j->link_fds[i], j->link_ids[i])))
+                if (!(l = adopt(s, link_handle_new(j->call, h, j->lifetime), &j->link_fds[i], j->link_ids[i])) ||
+                    registered_add(s, reg, l) < 0)
                         goto fail;
-                ids[n++] = l->id;
-                l->program = h->id;
-                l->group = group;
-                l->state = h->state = HSTATE_ATTACHED;
+                h->state = HSTATE_ATTACHED;
                 vl_append(links, handle_to_json(s, l));
         }
         for (size_t i = 0; i < j->res.n_maps; i++) {
                 struct bb_map *m = &j->res.maps[i];
                 struct handle *h = adopt(s, handle_for_call(j, HANDLE_MAP, m->name), &m->fd, m->id);
 
-                if (!h)
+                if (!h || registered_add(s, reg, h) < 0)
                         goto fail;
-                ids[n++] = h->id;
                 h->program = h->group = group;
                 h->map_type = m->type;
                 h->key_size = m->key_size;
@@ -244,10 +257,9 @@ static int register_results(struct load_job *j, uint64_t *ids, size_t *ret_n, js
         }
         if (vl_broken(progs) || vl_broken(maps) || vl_broken(links))
                 goto fail;
-        *ret_n = n;
         return 0;
 fail:
-        unregister(s, ids, n);
+        unregister(s, reg);
         return -ENOMEM;
 }
 
@@ -271,12 +283,11 @@ static const char *load_mode(const struct load_job *j) {
 }
 
 static void load_done(struct job *job) {
-        struct load_job *j = (struct load_job *) job;
+        _cleanup_(load_job_freep) struct load_job *j = (struct load_job *) job;
+        _cleanup_(registered_done) struct registered reg = {};
         struct call *c = j->call;
         struct server *s = c->server;   /* c is freed by the reply */
-        _cleanup_free_ uint64_t *ids = NULL;
         json_object *p, *arrays[3], *skipped;
-        size_t n_ids = 0;
 
         if (j->r < 0) {
                 if (j->catalog && j->object_fd < 0)
@@ -285,24 +296,20 @@ static void load_done(struct job *job) {
                         call_reply_bb_error(c, &j->err);
                 else
                         call_reply_errno(c, "load", j->r);
-                load_job_free(j);
                 return;
         }
         if (!c->conn && j->lifetime == LIFETIME_CONNECTION) {
                 /* the client left while we worked: its connection-bound objects go with it */
                 call_reply(c, NULL);
                 worker_pool_close_fds(s->pool, j->link_fds, j->link_fds ? j->res.n_progs : 0, NULL, NULL);
-                load_job_free(j);
                 return;
         }
         for (size_t a = 0; a < 3; a++)
                 arrays[a] = vl_array();
-        ids = calloc(2 * j->res.n_progs + j->res.n_maps + 1, sizeof(uint64_t));
-        if (!ids || register_results(j, ids, &n_ids, arrays[0], arrays[1], arrays[2]) < 0) {
+        if (register_results(j, &reg, arrays[0], arrays[1], arrays[2]) < 0) {
                 for (size_t a = 0; a < 3; a++)
                         json_object_put(arrays[a]);
                 call_reply_errno(c, "load", ENOMEM);
-                load_job_free(j);
                 return;
         }
         skipped = vl_array();
@@ -322,16 +329,14 @@ static void load_done(struct job *job) {
         vl_add(p, "skipped", skipped);
         if (vl_broken(p)) {   /* a reply that cannot say what was loaded: nothing was */
                 json_object_put(p);
-                unregister(s, ids, n_ids);
+                unregister(s, &reg);
                 call_reply_errno(c, "load", ENOMEM);
-                load_job_free(j);
                 return;
         }
         if (j->lifetime == LIFETIME_PERSISTENT)
                 pin_group(s, arrays);
         server_notify_status(s);
         call_reply(c, p);
-        load_job_free(j);
 }
 
 static int parse_select(json_object *o, struct bb_select *ret) {
@@ -355,18 +360,16 @@ static int parse_select(json_object *o, struct bb_select *ret) {
         n = json_object_array_length(p.functions);
         if (n == 0 || n > FUNCTIONS_MAX || p.function)
                 return -EINVAL;
-        const char **f = calloc(n, sizeof(char *));
+        _cleanup_free_ const char **f = calloc(n, sizeof(char *));
         if (!f)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 json_object *e = json_object_array_get_idx(p.functions, i);
-                if (!json_object_is_type(e, json_type_string)) {
-                        free(f);
+                if (!json_object_is_type(e, json_type_string))
                         return -EINVAL;
-                }
                 f[i] = json_object_get_string(e);
         }
-        ret->functions = f;
+        ret->functions = TAKE_PTR(f);
         ret->n_functions = n;
         return 0;
 }
@@ -406,7 +409,7 @@ static bool consumer_retargets(json_object *programs) {
 
 static int method_load(struct call *c, void *params) {
         struct load_params *p = params;
-        struct load_job *j;
+        _cleanup_(load_job_freep) struct load_job *j = NULL;
         size_t n_sel = p->programs ? json_object_array_length(p->programs) : 0;
         const char *limit;
         int64_t max;
@@ -435,33 +438,29 @@ static int method_load(struct call *c, void *params) {
                                  .object_fd = -EBADF, .catalog = p->catalog,
                                  .object_name = p->name ? p->name : p->catalog,
                                  .lifetime = (enum handle_lifetime) lifetime, .attach = p->attach };
-        for (size_t i = 0; i < n_sel; i++, j->n_select++)
-                if (parse_select(json_object_array_get_idx(p->programs, i), &j->select[i]) < 0) {
-                        load_job_free(j);
+        for (size_t i = 0; i < n_sel; i++, j->n_select++) {
+                int r = parse_select(json_object_array_get_idx(p->programs, i), &j->select[i]);
+
+                if (r == -ENOMEM)
+                        return r;   /* not the client's mistake */
+                if (r < 0)
                         return call_invalid_parameter(c, "programs");
-                }
-        if (over_function_limits(j, &limit, &max)) {
-                load_job_free(j);
+        }
+        if (over_function_limits(j, &limit, &max))
                 return CALL_ERROR(c, ERR_LIMIT_EXCEEDED, .limit = limit, .max = max);
-        }
-        if (grants_from_json(p->grants, j->grants, &j->n_grants) < 0) {
-                load_job_free(j);
+        if (grants_from_json(p->grants, j->grants, &j->n_grants) < 0)
                 return call_invalid_parameter(c, "grants");
-        }
         if (p->catalog ? c->n_fds != 0 : (c->n_fds != 1 || p->object != 0)) {
                 /* with one fd the count is right and the index is not */
                 bool index = !p->catalog && c->n_fds == 1;
 
-                load_job_free(j);
                 return CALL_ERROR(c, ERR_INVALID_FDS, .expected_fds = p->catalog ? 0 : 1,
                                   .received_fds = (int64_t) c->n_fds, .parameter = index ? "object" : NULL,
                                   .index = { index, p->object });
         }
-        if (!p->catalog) {
-                j->object_fd = c->fds[0];
-                c->fds[0] = -EBADF;
-        }
-        call_submit(c, &j->job);
+        if (!p->catalog)
+                j->object_fd = TAKE_FD(c->fds[0]);
+        call_submit(c, &TAKE_PTR(j)->job);
         return 0;
 }
 

@@ -41,6 +41,9 @@ extern const struct method methods_link[];      /* Attach, Detach, TakeLink, Sha
 
 /* Shared by the verbs. */
 json_object *handle_to_json(struct server *s, const struct handle *h);
+/* A new link of program prog, owned by the caller of c: the program's name, target, functions,
+ * load, grants and source. Not in the table yet; NULL when out of memory. */
+struct handle *link_handle_new(const struct call *c, const struct handle *prog, enum handle_lifetime lifetime);
 /* What a caller wants to do with a handle (access.c, docs/security.md). */
 enum access {
         ACCESS_SHARE,   /* List, Describe, ShareMap */
