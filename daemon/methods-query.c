@@ -25,10 +25,30 @@ static json_object *target_to_json(const struct handle *h) {
         return t;
 }
 
+json_object *handle_grants_to_json(const struct handle *h) {
+        json_object *g = vl_array();
+        char buf[64];
+
+        for (size_t i = 0; i < h->n_grants; i++)
+                vl_append(g, json_object_new_string(grant_format(&h->grants[i], buf, sizeof(buf))));
+        return g;
+}
+
+json_object *handle_functions_to_json(const struct handle *h) {
+        json_object *a = vl_array();
+
+        for (size_t i = 0; i < h->n_functions; i++) {
+                json_object *e = vl_obj();
+                vl_add_str(e, "function", h->functions[i]);
+                vl_add_int(e, "btf_id", h->btf_ids[i]);
+                vl_append(a, e);
+        }
+        return a;
+}
+
 json_object *handle_to_json(struct server *s, const struct handle *h) {
         json_object *o = vl_obj();
         struct bb_info info;
-        char buf[64];
 
         vl_add_int(o, "handle", (int64_t) h->id);
         vl_add_str(o, "kind", handle_kind_to_string(h->kind));
@@ -65,13 +85,8 @@ json_object *handle_to_json(struct server *s, const struct handle *h) {
                 vl_add_int(o, "max_entries", h->max_entries);
                 vl_add_int(o, "map_flags", h->map_flags);
         }
-        if (h->n_grants > 0) {
-                json_object *g = vl_array();
-                for (size_t i = 0; i < h->n_grants; i++)
-                        vl_append(g, json_object_new_string(
-                                grant_format(&h->grants[i], buf, sizeof(buf))));
-                vl_add(o, "grants", g);
-        }
+        if (h->n_grants > 0)
+                vl_add(o, "grants", handle_grants_to_json(h));
         return o;
 }
 
@@ -100,13 +115,13 @@ static json_object *multi_link_to_json(const struct handle *h) {
         if (h->kind != HANDLE_LINK || h->fd < 0 || bb_multi_link_info(h->fd, &info) < 0)
                 return NULL;
         o = vl_obj();
-        ids = json_object_new_array_ext((int) info.count);
-        addrs = json_object_new_array_ext((int) info.count);
-        cookies = json_object_new_array_ext((int) info.count);
+        ids = vl_array();
+        addrs = vl_array();
+        cookies = vl_array();
         for (size_t i = 0; i < info.count; i++) {
-                json_object_array_add(ids, json_object_new_int64(info.ids[i]));
-                json_object_array_add(addrs, json_object_new_int64((int64_t) info.addrs[i]));
-                json_object_array_add(cookies, json_object_new_int64((int64_t) info.cookies[i]));
+                vl_append(ids, json_object_new_int64(info.ids[i]));
+                vl_append(addrs, json_object_new_int64((int64_t) info.addrs[i]));
+                vl_append(cookies, json_object_new_int64((int64_t) info.cookies[i]));
         }
         vl_add_int(o, "count", (int64_t) info.count);
         vl_add_int(o, "btf_obj_id", info.btf_obj_id);
@@ -119,18 +134,11 @@ static json_object *multi_link_to_json(const struct handle *h) {
 
 /* Describe's detail on top of List's: every function of a multi-link handle. */
 static json_object *describe_to_json(struct server *s, const struct handle *h) {
-        json_object *o = handle_to_json(s, h), *f, *k;
+        json_object *o = handle_to_json(s, h), *k;
 
         if (!h->multi)
                 return o;
-        f = json_object_new_array_ext((int) h->n_functions);
-        for (size_t i = 0; i < h->n_functions; i++) {
-                json_object *e = vl_obj();
-                vl_add_str(e, "function", h->functions[i]);
-                vl_add_int(e, "btf_id", h->btf_ids[i]);
-                json_object_array_add(f, e);
-        }
-        vl_add(o, "functions", f);
+        vl_add(o, "functions", handle_functions_to_json(h));
         if ((k = multi_link_to_json(h)))
                 vl_add(o, "link_info", k);
         return o;

@@ -41,6 +41,10 @@ extern const struct method methods_link[];      /* Attach, Detach, TakeLink, Sha
 
 /* Shared by the verbs. */
 json_object *handle_to_json(struct server *s, const struct handle *h);
+/* Parts of a handle as the verbs and state.json both write them: the grants ["user:UID", ...],
+ * and the functions of a multi-link handle [{"function": NAME, "btf_id": ID}, ...]. */
+json_object *handle_grants_to_json(const struct handle *h);
+json_object *handle_functions_to_json(const struct handle *h);
 /* A new link of program prog, owned by the caller of c: the program's name, target, functions,
  * load, grants and source. Not in the table yet; NULL when out of memory. */
 struct handle *link_handle_new(const struct call *c, const struct handle *prog, enum handle_lifetime lifetime);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "common/parse-util.h"
 #include "daemon/handles.h"
 
 START_TEST(ids_increase_and_are_never_reused) {
@@ -136,6 +137,27 @@ START_TEST(grants) {
 }
 END_TEST
 
+/* The one parser of numeric uids and gids, for grants and policy.conf alike. */
+START_TEST(uids) {
+        uint32_t id = 42;
+
+        ck_assert_int_eq(parse_uid("0", &id), 0);
+        ck_assert_uint_eq(id, 0);
+        ck_assert_int_eq(parse_uid("007", &id), 0);
+        ck_assert_uint_eq(id, 7);
+        ck_assert_int_eq(parse_uid("4294967294", &id), 0);
+        ck_assert_uint_eq(id, 4294967294u);
+        ck_assert_int_eq(parse_uid("4294967295", &id), -ERANGE);
+        ck_assert_int_eq(parse_uid("99999999999999999999999", &id), -ERANGE);
+        ck_assert_int_eq(parse_uid("", &id), -EINVAL);
+        ck_assert_int_eq(parse_uid("+5", &id), -EINVAL);
+        ck_assert_int_eq(parse_uid(" 5", &id), -EINVAL);
+        ck_assert_int_eq(parse_uid("5x", &id), -EINVAL);
+        ck_assert_int_eq(parse_uid("-1", &id), -EINVAL);
+        ck_assert_uint_eq(id, 4294967294u);   /* untouched on failure */
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("handles");
         TCase *tc = tcase_create("table");
@@ -149,6 +171,7 @@ int main(void) {
         tcase_add_test(tc, many_handles);
         tcase_add_test(tc, strings);
         tcase_add_test(tc, grants);
+        tcase_add_test(tc, uids);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
