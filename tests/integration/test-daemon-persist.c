@@ -535,28 +535,45 @@ START_TEST(programs_d_waits_for_rebuilt_programs) {
 }
 END_TEST
 
+/* A connection to the daemon restarted without its state file: every handle rebuilt. */
+static int connect_rebuilt(void) {
+        remove_state();
+        ck_assert_int_eq(test_daemon_restart(&d, SIGKILL), 0);
+        return test_connect(&d);
+}
+
+/* A successful call on handle that returns one fd (*ret_fd); the reply (the caller puts it). */
+static json_object *call_fd(int fd, const char *method, uint64_t handle, int *ret_fd) {
+        char params[64];
+        json_object *o;
+        int fds[8];
+        size_t n_fds = 0;
+
+        snprintf(params, sizeof(params), "{\"handle\":%" PRIu64 "}", handle);
+        ck_assert_int_eq(test_send_call(fd, method, params, NULL, 0), 0);
+        ck_assert_int_eq(test_recv(fd, &o, fds, &n_fds), 0);
+        ck_assert_msg(!vl_get_str(o, "error"), "%s: %s", method, json_object_to_json_string(o));
+        ck_assert_uint_eq(n_fds, 1);
+        *ret_fd = fds[0];
+        return o;
+}
+
 /* The verbs that drop or hand out real objects, on handles rebuilt from their pins (the host
  * cannot load fexit): ShareMap gives an array map read-only, Detach drops the link and its pin
  * for good (a restart does not bring it back) and leaves its program loaded. */
 START_TEST(detach_and_share_rebuilt_handles) {
         json_object *o, *h;
         const char *err;
-        int fd, fds[8], v = 0, key = 0;
-        size_t n_fds = 0;
+        int fd, map, v = 0, key = 0;
 
         if (!d.bpffs)
                 return;
-        remove_state();
-        ck_assert_int_eq(test_daemon_restart(&d, SIGKILL), 0);
-        fd = test_connect(&d);
-        ck_assert_int_eq(test_send_call(fd, "io.fexitd.ShareMap", "{\"handle\":5}", NULL, 0), 0);
-        ck_assert_int_eq(test_recv(fd, &o, fds, &n_fds), 0);
-        ck_assert_msg(!vl_get_str(o, "error"), "ShareMap: %s", json_object_to_json_string(o));
-        ck_assert_uint_eq(n_fds, 1);
+        fd = connect_rebuilt();
+        o = call_fd(fd, "io.fexitd.ShareMap", MAP_A, &map);
         ck_assert(!vl_get_bool(json_object_object_get(o, "parameters"), "writable", true));
-        ck_assert_int_eq(bpf_map_lookup_elem(fds[0], &key, &v), 0);
-        ck_assert_int_lt(bpf_map_update_elem(fds[0], &key, &v, 0), 0);   /* read-only */
-        close(fds[0]);
+        ck_assert_int_eq(bpf_map_lookup_elem(map, &key, &v), 0);
+        ck_assert_int_lt(bpf_map_update_elem(map, &key, &v, 0), 0);   /* read-only */
+        close(map);
         json_object_put(o);
         ck_assert_int_eq(test_call(fd, "io.fexitd.Detach", "{\"handle\":3}", NULL, 0, &o, &err), 0);
         ck_assert_str_eq(err, "io.fexitd.WrongHandleKind");
@@ -583,23 +600,17 @@ END_TEST
 START_TEST(take_link_of_a_rebuilt_link) {
         json_object *o;
         const char *err;
-        int fd, fds[8], kfd;
-        size_t n_fds = 0;
+        int fd, link, kfd;
 
         if (!d.bpffs)
                 return;
-        remove_state();
-        ck_assert_int_eq(test_daemon_restart(&d, SIGKILL), 0);
-        fd = test_connect(&d);
-        ck_assert_int_eq(test_send_call(fd, "io.fexitd.TakeLink", "{\"handle\":4}", NULL, 0), 0);
-        ck_assert_int_eq(test_recv(fd, &o, fds, &n_fds), 0);
-        ck_assert_msg(!vl_get_str(o, "error"), "TakeLink: %s", json_object_to_json_string(o));
-        ck_assert_uint_eq(n_fds, 1);
+        fd = connect_rebuilt();
+        o = call_fd(fd, "io.fexitd.TakeLink", LINK_A, &link);
         ck_assert_str_eq(vl_get_str(json_object_object_get(json_object_object_get(o, "parameters"), "link"),
                                     "state"), "handed-off");
         json_object_put(o);
         assert_pins((const char *[]) { "link-4", NULL }, false);
-        ck_assert_int_eq(kernel_id_of(fds[0]), kernel_ids[1]);
+        ck_assert_int_eq(kernel_id_of(link), kernel_ids[1]);
         ck_assert_int_eq(test_call(fd, "io.fexitd.Detach", "{\"handle\":4}", NULL, 0, &o, &err), 0);
         ck_assert_str_eq(err, "io.fexitd.NotDetachable");
         json_object_put(o);
@@ -610,7 +621,7 @@ START_TEST(take_link_of_a_rebuilt_link) {
         json_object_put(o);
         test_disconnect(fd);
         /* ours is the last reference: closing it releases the link */
-        close(fds[0]);
+        close(link);
         for (int i = 0; i < 500 && (kfd = bpf_link_get_fd_by_id(kernel_ids[1])) >= 0; i++) {
                 close(kfd);
                 usleep(10000);

@@ -65,10 +65,11 @@ static bool type_matches(enum vl_param_type t, bool required, const char *declar
         return false;
 }
 
-static const struct idl_field *declared_input(const struct idl_entry *m, const char *name) {
-        for (size_t i = 0; i < m->n_inputs; i++)
-                if (strcmp(m->inputs[i].name, name) == 0)
-                        return &m->inputs[i];
+/* The field called name of fields[n] (a method's inputs, an error's parameters), or NULL. */
+static const struct idl_field *field_named(const struct idl_field *fields, size_t n, const char *name) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(fields[i].name, name) == 0)
+                        return &fields[i];
         return NULL;
 }
 
@@ -88,7 +89,7 @@ static void check_table(const struct method *table) {
                 e = idl_find(&idl, IDL_METHOD, m->name);
                 ck_assert_msg(e, "%s is in a method table but not declared in the IDL", m->name);
                 for (const struct vl_param *p = m->params; p && p->name; p++) {
-                        const struct idl_field *f = declared_input(e, p->name);
+                        const struct idl_field *f = field_named(e->inputs, e->n_inputs, p->name);
 
                         ck_assert_msg(f, "%s parses parameter '%s', which the IDL does not declare",
                                       m->name, p->name);
@@ -215,13 +216,6 @@ static const char *param_type(enum error_param_type t) {
         return "?";
 }
 
-static const struct idl_field *error_field(const struct idl_entry *e, const char *name) {
-        for (size_t i = 0; i < e->n_fields; i++)
-                if (strcmp(e->fields[i].name, name) == 0)
-                        return &e->fields[i];
-        return NULL;
-}
-
 static bool row_has(const struct error_row *row, const char *name) {
         for (const struct error_param *p = row->params; p->name; p++)
                 if (strcmp(p->name, name) == 0)
@@ -256,7 +250,7 @@ START_TEST(error_table_matches_the_idl) {
                 e = idl_find(in, IDL_ERROR, row->name);
                 ck_assert_msg(e, "the error table sends %s, which its interface does not declare", row->name);
                 for (const struct error_param *p = row->params; p->name; p++) {
-                        const struct idl_field *f = error_field(e, p->name);
+                        const struct idl_field *f = field_named(e->fields, e->n_fields, p->name);
 
                         ck_assert_msg(f, "%s sends '%s', which the IDL does not declare", row->name, p->name);
                         ck_assert_msg(strcmp(f->type, param_type(p->type)) == 0,
