@@ -356,11 +356,37 @@ static int method_detach(struct call *c, void *params) {
                 fd_list_drop(s, &l, o->id);
                 update_program_state(s, program);
         }
-        if (l.persistent)   /* a write and an fsync on the loop: only when it changes the file */
-                (void) state_save(s);
         server_notify_status(s);
-        call_reply_after_close(c, &l);
+        call_reply_after_close(c, &l);   /* and saves the state when it changed */
         return 0;
+}
+
+/* A reply with one fd that waits for state.json. */
+struct saved_reply {
+        struct call *call;
+        json_object *params;
+        int fd;
+};
+
+static void saved_reply_send(void *userdata) {
+        struct saved_reply *x = userdata;
+
+        call_reply_fds(x->call, x->params, &x->fd, 1);
+        free(x);
+}
+
+/* Replies params and fd once the state is saved; on the loop at once without memory to wait. */
+static void reply_fd_after_save(struct call *c, json_object *params, int fd) {
+        struct saved_reply *x = malloc(sizeof(*x));
+
+        if (!x) {
+                (void) state_save(c->server);
+                call_reply_fds(c, params, &fd, 1);
+                return;
+        }
+        *x = (struct saved_reply) { .call = c, .params = params, .fd = fd };
+        call_defer(c);
+        state_save_then(c->server, saved_reply_send, x);
 }
 
 static int method_take_link(struct call *c, void *params) {
@@ -384,8 +410,6 @@ static int method_take_link(struct call *c, void *params) {
         holder_watch(s, h, true);
         h->conn_id = 0;
         update_program_state(s, h->program);
-        if (h->lifetime == LIFETIME_PERSISTENT)
-                (void) state_save(s);
         log_full(LOG_INFO, &(struct log_ctx) { .handle = h->id, .kernel_id = h->kernel_id,
                                                .function = h->function, .uid = c->peer.uid,
                                                .pid = c->peer.pid },
@@ -395,7 +419,10 @@ static int method_take_link(struct call *c, void *params) {
         p = vl_obj();
         vl_add_int(p, "fd", 0);
         vl_add(p, "link", handle_to_json(s, h));
-        call_reply_fds(c, p, &fd, 1);
+        if (h->lifetime == LIFETIME_PERSISTENT)
+                reply_fd_after_save(c, p, fd);   /* the holder's record must survive a crash first */
+        else
+                call_reply_fds(c, p, &fd, 1);
         return 0;
 }
 

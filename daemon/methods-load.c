@@ -509,10 +509,8 @@ static int method_unload(struct call *c, void *params) {
                         fd_list_drop(s, &l, o->id);
                 }
         server_forget_orphans(s);
-        if (l.persistent)   /* a write and an fsync on the loop: only when it changes the file */
-                (void) state_save(s);
         server_notify_status(s);
-        call_reply_after_close(c, &l);
+        call_reply_after_close(c, &l);   /* and saves the state when it changed */
         return 0;
 }
 

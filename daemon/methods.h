@@ -76,6 +76,12 @@ void call_reply_bb_error(struct call *c, const struct bb_error *e);
 int state_pin(struct server *s, const struct handle *h);
 void state_unpin(struct server *s, const struct handle *h);
 int state_save(struct server *s);
+/* The same off the loop's thread (8-12 ms of fsync): the table is taken as it is now, written by
+ * a worker job, and then(userdata) runs on the loop once it is on disk (or the write failed,
+ * which is logged, as state_save() does). Writes are ordered, and a snapshot overtaken by a newer
+ * one before its turn is never written: the newer one covers its waiters. */
+void state_save_then(struct server *s, void (*then)(void *userdata), void *userdata);
+struct state_writer *state_writer_free(struct state_writer *w);
 /* Re-adopts the persistent handles of a previous run; cleans up stale pins and records. */
 int state_restore(struct server *s);
 
@@ -101,5 +107,6 @@ void fd_list_done(struct fd_list *l);
 /* Drops the records of handed-off links whose program is no longer ours. */
 void server_forget_orphans(struct server *s);
 
-/* Closes the fds of l on a worker (detach is slow), then replies to the call; l is emptied. */
+/* Closes the fds of l on a worker (detach is slow), then replies to the call; l is emptied. If
+ * a persistent handle was dropped, the reply also waits for state.json (state_save_then()). */
 void call_reply_after_close(struct call *c, struct fd_list *l);

@@ -47,9 +47,16 @@ static void reply_closed(void *call) {
         call_reply(call, NULL);
 }
 
+/* A persistent handle went: the reply waits for state.json to say so too. */
+static void save_then_reply(void *call) {
+        struct call *c = call;
+
+        state_save_then(c->server, reply_closed, c);
+}
+
 void call_reply_after_close(struct call *c, struct fd_list *l) {
         call_defer(c);
-        worker_pool_close_fds(c->server->pool, l->fds, l->n, reply_closed, c);
+        worker_pool_close_fds(c->server->pool, l->fds, l->n, l->persistent ? save_then_reply : reply_closed, c);
         l->n = 0;
 }
 

@@ -634,6 +634,7 @@ void server_done(struct server *s) {
         sd_event_source_disable_unref(s->sweep_src);
         sd_event_source_disable_unref(s->accept_retry_src);
         s->pool = worker_pool_free(s->pool);
+        s->state_writer = state_writer_free(s->state_writer);   /* after the pool: its jobs use it */
         handle_table_done(&s->handles);
         s->policy = policy_free(s->policy);
         safe_close(s->listen_fd);

@@ -113,6 +113,7 @@ struct server {
         bool tracing_multi;          /* the kernel has tracing multi-links (probed at start) */
         struct bb_features features; /* probed on a worker at start (server_warm_up) */
         bool have_features;
+        struct state_writer *state_writer;   /* writes state.json off the loop (state-save.c) */
 };
 
 struct method;

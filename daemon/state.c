@@ -209,11 +209,12 @@ static int write_atomic(const char *dir, const char *name, const char *text) {
         return fsync_dir(dir);
 }
 
-int state_save(struct server *s) {
+char *state_snapshot(struct server *s) {
         json_object *o = vl_obj(), *list = vl_array();
         char boot_id[64] = "";
         struct handle *h;
-        int r;
+        const char *text;
+        char *copy;
 
         (void) read_boot_id(boot_id);
         vl_add_int(o, "version", STATE_VERSION);
@@ -223,16 +224,21 @@ int state_save(struct server *s) {
                 if (h->lifetime == LIFETIME_PERSISTENT)
                         vl_append(list, record_to_json(h));
         vl_add(o, "handles", list);
-        if (vl_broken(o)) {   /* never write a file that lacks records: keep the last one */
-                json_object_put(o);
-                log_error("Cannot write %s/state.json: %s", s->cfg.state_dir, strerror(ENOMEM));
-                return -ENOMEM;
-        }
-        r = write_atomic(s->cfg.state_dir, "state.json",
-                         json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        /* never write a file that lacks records: keep the last one */
+        text = vl_broken(o) ? NULL :
+               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        copy = text ? strdup(text) : NULL;
         json_object_put(o);
+        if (!copy)
+                log_error("Cannot write %s/state.json: %s", s->cfg.state_dir, strerror(ENOMEM));
+        return copy;
+}
+
+int state_write_file(const char *dir, const char *text) {
+        int r = write_atomic(dir, "state.json", text);
+
         if (r < 0)
-                log_error("Cannot write %s/state.json: %s", s->cfg.state_dir, strerror(-r));
+                log_error("Cannot write %s/state.json: %s", dir, strerror(-r));
         return r;
 }
 

@@ -5,6 +5,11 @@
 
 #include "daemon/methods.h"
 
+/* state.json's text for the table as it is now (NULL when out of memory, logged), and its
+ * atomic, durable write into dir (logged on failure). The writer is state-save.c. */
+char *state_snapshot(struct server *s);
+int state_write_file(const char *dir, const char *text);
+
 /* Handle numbers above this are refused from a state file or a pin name, so that next_handle
  * can never wrap (and stays exact as a JSON number for any client). */
 #define STATE_HANDLE_MAX ((uint64_t) 1 << 53)

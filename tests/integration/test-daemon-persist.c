@@ -630,6 +630,34 @@ START_TEST(take_link_of_a_rebuilt_link) {
 }
 END_TEST
 
+/* state.json is written off the loop, but a persistent TakeLink is answered only once it is on
+ * disk: killed right after the answer, the daemon still knows the link as handed off (no pin
+ * holds it any more, only its record), and an acknowledged Unload stays done. */
+START_TEST(acknowledged_changes_survive_a_crash) {
+        json_object *o, *h;
+        int fd, link;
+
+        if (!d.bpffs)
+                return;
+        fd = connect_rebuilt();
+        unload(fd, PROG_B);
+        /* last, so that no later save can write its record instead */
+        json_object_put(call_fd(fd, "io.fexitd.TakeLink", LINK_A, &link));
+        test_disconnect(fd);
+        ck_assert_int_eq(test_daemon_restart(&d, SIGKILL), 0);
+        fd = test_connect(&d);
+        o = call_ok(fd, "io.fexitd.List", NULL);
+        h = find_handle(handles_of(o), LINK_A);
+        ck_assert_msg(h, "the handed-off link was lost: %s", json_object_to_json_string(o));
+        ck_assert_str_eq(vl_get_str(h, "state"), "handed-off");
+        ck_assert_int_eq(vl_get_int(h, "holder_pid", 0), getpid());
+        ck_assert_ptr_null(find_handle(handles_of(o), PROG_B));
+        json_object_put(o);
+        test_disconnect(fd);
+        close(link);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("fexitd-persist");
         TCase *tc = tcase_create("host");
@@ -647,6 +675,7 @@ int main(void) {
         tcase_add_test(tc, programs_d_waits_for_rebuilt_programs);
         tcase_add_test(tc, detach_and_share_rebuilt_handles);
         tcase_add_test(tc, take_link_of_a_rebuilt_link);
+        tcase_add_test(tc, acknowledged_changes_survive_a_crash);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
