@@ -308,7 +308,7 @@ static void load_done(struct job *job) {
                 arrays[a] = vl_array();
         if (register_results(j, &reg, arrays[0], arrays[1], arrays[2]) < 0) {
                 for (size_t a = 0; a < 3; a++)
-                        json_object_put(arrays[a]);
+                        vl_put(arrays[a]);
                 call_reply_errno(c, "load", ENOMEM);
                 return;
         }
@@ -328,7 +328,7 @@ static void load_done(struct job *job) {
         vl_add(p, "links", arrays[2]);
         vl_add(p, "skipped", skipped);
         if (vl_broken(p)) {   /* a reply that cannot say what was loaded: nothing was */
-                json_object_put(p);
+                vl_put(p);
                 unregister(s, &reg);
                 call_reply_errno(c, "load", ENOMEM);
                 return;

@@ -14,7 +14,7 @@ int call_error(struct call *c, int code, const struct error_args *args) {
                 call_reply_code(c, code, args);
                 return code;
         }
-        json_object_put(f->error_params);
+        vl_put(f->error_params);
         f->error = code;
         f->error_params = error_params(code, args);
         return code;
@@ -48,14 +48,14 @@ void call_finish_handler(struct call *c, struct call_frame *f, int r) {
         if (f->ended) {   /* c is gone */
                 if (r != 0)
                         log_error("Bug: a handler replied and returned %d", r);
-                json_object_put(params);
+                vl_put(params);
                 return;
         }
         c->frame = NULL;
         if (f->deferred) {
                 if (r != 0)
                         log_error("Bug: %s returned %d after a job took the call", method_name(c), r);
-                json_object_put(params);
+                vl_put(params);
                 return;
         }
         if (r == 0) {
@@ -65,14 +65,14 @@ void call_finish_handler(struct call *c, struct call_frame *f, int r) {
         if (r < 0) {
                 struct error_args a = { .operation = c->method && c->method->operation ?
                                                      c->method->operation : "call" };
-                json_object_put(params);
+                vl_put(params);
                 error_args_errno(&a, r);
                 call_reply_code(c, ERR_KERNEL, &a);
                 return;
         }
         if (r != f->error || !params) {
                 log_error("Bug: %s returned error %d but recorded %d", method_name(c), r, f->error);
-                json_object_put(params);
+                vl_put(params);
                 params = error_params(r, NULL);
         }
         call_reply_error(c, error_name(r) ?: error_name(ERR_KERNEL), params);

@@ -244,7 +244,7 @@ static void call_free(struct call *c) {
                 c->frame->ended = true;
         free(c->origin);
         close_many(c->fds, c->n_fds);
-        json_object_put(c->msg);
+        vl_put(c->msg);
         free(c);
 }
 
@@ -647,7 +647,7 @@ void server_call_internal(struct server *s, const char *origin, const char *meth
 
         if (!c || !(c->origin = strdup(origin))) {
                 free(c);
-                json_object_put(msg);
+                vl_put(msg);
                 close_many(fds, n_fds);
                 return;
         }

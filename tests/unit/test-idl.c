@@ -268,7 +268,7 @@ START_TEST(error_table_matches_the_idl) {
 
                         ck_assert_msg(!bad, "%s built %s: %s", row->name,
                                       json_object_to_json_string(o), bad);
-                        json_object_put(o);
+                        vl_put(o);
                 }
                 n++;
         }
@@ -292,26 +292,26 @@ START_TEST(error_params_echo_and_omit) {
 
         /* a client's string comes back cut; an unset optional int is not sent */
         ck_assert_int_eq(vl_get_int(o, "index", -1), 3);
-        json_object_put(o);
+        vl_put(o);
         a.index.set = false;
         a.parameter = NULL;
         o = error_params(ERR_INVALID_FDS, &a);
         ck_assert(!json_object_object_get_ex(o, "index", NULL));
         ck_assert(!json_object_object_get_ex(o, "parameter", NULL));
-        json_object_put(o);
+        vl_put(o);
         o = error_params(ERR_NO_SUCH_PROGRAM, &(struct error_args) { .name = full_args().name });
         ck_assert_uint_eq(strlen(vl_get_str(o, "name")), VL_ECHO_MAX + 3);
-        json_object_put(o);
+        vl_put(o);
         /* the reply for when no reply can be built is a KernelError too */
         ck_assert_int_eq(vl_json_parse(error_reply_enomem, &o), 0);
         ck_assert_str_eq(vl_get_str(o, "error"), error_name(ERR_KERNEL));
         ck_assert_ptr_null(idl_check(&idl, idl_find(&idl, IDL_ERROR, error_name(ERR_KERNEL)),
                                      json_object_object_get(o, "parameters")));
-        json_object_put(o);
+        vl_put(o);
         o = error_params(ERR_KERNEL, NULL);
         ck_assert_str_eq(vl_get_str(o, "operation"), "");
         ck_assert(!json_object_object_get_ex(o, "log", NULL));
-        json_object_put(o);
+        vl_put(o);
         ck_assert_ptr_null(error_name(_ERR_MAX));
         ck_assert_ptr_null(error_name(0));
 }
