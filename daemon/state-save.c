@@ -115,14 +115,15 @@ static void save_done(struct job *job) {
         writer_send_next(s);
 }
 
-/* Hands the next snapshot to a job, or writes it here if there is no memory for one. */
+/* Hands the next snapshot to a job, or writes it here if there is no memory for one or the
+ * daemon is stopping (the pool would never run it). */
 static void writer_send_next(struct server *s) {
         struct state_writer *w = s->state_writer;
         struct state_job *j;
 
         if (w->out || !w->next)
                 return;
-        j = malloc(sizeof(*j));
+        j = worker_pool_stopping(s->pool) ? NULL : malloc(sizeof(*j));
         if (!j) {
                 uint64_t n = w->next_snapshot;
                 (void) writer_write(w, s->cfg.state_dir, w->next, n);

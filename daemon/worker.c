@@ -152,6 +152,15 @@ void worker_pool_submit(struct worker_pool *p, struct job *j) {
         pthread_mutex_unlock(&p->lock);
 }
 
+bool worker_pool_stopping(struct worker_pool *p) {
+        bool r;
+
+        pthread_mutex_lock(&p->lock);
+        r = p->stopping;
+        pthread_mutex_unlock(&p->lock);
+        return r;
+}
+
 unsigned worker_pool_busy(struct worker_pool *p) {
         unsigned n;
 
