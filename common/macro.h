@@ -80,6 +80,9 @@ static inline int greedy_realloc(void **p, size_t *cap, size_t need, size_t size
 }
 #define GREEDY_REALLOC(array, cap, need) \
         greedy_realloc((void **) &(array), &(cap), (need), sizeof((array)[0]))
+/* Appends value to array (n used of cap), growing it first: 0, or -ENOMEM with nothing changed. */
+#define ARRAY_APPEND(array, n, cap, value) \
+        (GREEDY_REALLOC(array, cap, (n) + 1) < 0 ? -ENOMEM : ((array)[(n)++] = (value), 0))
 
 /* Keeps fds above stdio so a stray write to fd 0-2 never lands in a BPF object (as libbpf's
  * ensure_good_fd does). Consumes fd; returns the new fd or -errno. */

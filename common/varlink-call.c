@@ -11,6 +11,8 @@
 #include "common/varlink-server-internal.h"
 
 static void call_free(struct call *c) {
+        if (c->frame)
+                c->frame->ended = true;
         free(c->origin);
         close_many(c->fds, c->n_fds);
         vl_put(c->msg);
@@ -32,6 +34,11 @@ static void call_finish(struct call *c, char *text, int *fds, size_t n_fds) {
                 vl_conn_schedule(conn);
         } else
                 call_free(c);
+}
+
+void call_defer(struct call *c) {
+        if (c->frame)
+                c->frame->deferred = true;
 }
 
 void call_reply_fds(struct call *c, json_object *params, int *fds, size_t n_fds) {
@@ -167,10 +174,45 @@ static void reply_not_found(struct call *c, const char *name) {
         call_reply_error(c, "org.varlink.service.InterfaceNotFound", p);
 }
 
+static void finish_default(struct call *c, struct call_frame *f, int r) {
+        vl_put(TAKE_PTR(f->error_params));
+        if (f->ended || f->deferred)
+                return;
+        c->frame = NULL;
+        call_reply_errno(c, c->method && c->method->operation ? c->method->operation : "call",
+                         r < 0 ? -r : EPROTO);
+}
+
+/* Checks the call against its method's row; then the handler runs, or deny, with a frame. */
+static int method_run(struct call *c, const struct method *m) {
+        _cleanup_free_ void *params = NULL;
+        const char *bad = NULL;
+
+        if (c->peer.role < m->role)
+                return c->vs->cfg.ops->deny(c);
+        if (c->n_fds > m->max_fds) {
+                json_object *p = vl_obj();
+                vl_add_int(p, "expected", m->max_fds);
+                vl_add_int(p, "received", (int64_t) c->n_fds);
+                call_reply_error(c, c->vs->cfg.errors.fds, p);
+                return 0;
+        }
+        params = calloc(1, m->params_size ? m->params_size : 1);
+        if (!params)
+                return -ENOMEM;
+        if (vl_params_parse(c->params, m->params, params, &bad) < 0) {
+                call_reply_invalid_parameter(c, bad);
+                return 0;
+        }
+        return m->handler(c, params);
+}
+
 void method_dispatch(struct call *c, const char *name) {
         const struct method *m = method_find(c->vs, name);
-        const char *bad = NULL;
-        void *params;
+        void (*finish)(struct call *, struct call_frame *, int) = c->vs->cfg.ops->finish ?: finish_default;
+        struct vl_server *vs = c->vs;
+        struct call_frame f = {};
+        int r;
 
         if (!m) {
                 reply_not_found(c, name);
@@ -182,26 +224,14 @@ void method_dispatch(struct call *c, const char *name) {
                 call_reply_protocol_error(c, "oneway is refused for methods that return file descriptors");
                 return;
         }
-        vl_server_log(c->vs, LOG_DEBUG, &c->peer, m->name, "Call %s", m->name);
-        if (c->peer.role < m->role) {
-                c->vs->cfg.ops->deny(c);
+        vl_server_log(vs, LOG_DEBUG, &c->peer, m->name, "Call %s", m->name);
+        c->frame = &f;
+        r = method_run(c, m);
+        if (f.ended) {   /* c is gone */
+                if (r != 0)
+                        vl_server_log(vs, LOG_ERR, NULL, m->name, "Bug: %s replied and returned %d", m->name, r);
+                vl_put(f.error_params);
                 return;
         }
-        if (c->n_fds > m->max_fds) {
-                json_object *p = vl_obj();
-                vl_add_int(p, "expected", m->max_fds);
-                vl_add_int(p, "received", (int64_t) c->n_fds);
-                call_reply_error(c, c->vs->cfg.errors.fds, p);
-                return;
-        }
-        params = calloc(1, m->params_size ? m->params_size : 1);
-        if (!params) {
-                call_reply_errno(c, "call", ENOMEM);
-                return;
-        }
-        if (vl_params_parse(c->params, m->params, params, &bad) < 0)
-                call_reply_invalid_parameter(c, bad);
-        else
-                m->handler(c, params);
-        free(params);
+        finish(c, &f, r);
 }

@@ -48,14 +48,26 @@ struct server;                       /* the application's object: opaque here */
 struct call;
 struct vl_server;
 
+/* A handler returns 0 once it replied or handed the call to something that will; anything else
+ * goes to the application's finish hook (vl_server_ops), which turns it into an error reply. */
 struct method {
         const char *name;
-        void (*handler)(struct call *c, void *params);
+        int (*handler)(struct call *c, void *params);
         enum role role;              /* the least role that may call it */
         const struct vl_param *params;
         size_t params_size;
         unsigned max_fds;            /* fds the call may carry; more is the fds error */
         bool returns_fds;            /* its reply carries fds: refused as oneway, which drops them */
+        const char *operation;       /* what failed, for the system error of a negative errno */
+};
+
+/* While its handler runs, what the dispatcher learns of the call: a reply frees the call, so the
+ * transport notes its end here. The error fields are the application's (its finish hook). */
+struct call_frame {
+        bool ended;                  /* answered (or dropped): the call is freed */
+        bool deferred;               /* something else took it and will answer it */
+        int error;                   /* the error code the handler recorded, and its parameters */
+        json_object *error_params;
 };
 
 /* The connections of one uid, and the buffers they hold. */
@@ -88,8 +100,11 @@ struct vl_conn {
 struct vl_server_ops {
         /* The role of a peer: when it connects, and again on vl_server_refresh_roles(). */
         enum role (*peer_role)(struct server *app, const struct peer *p);
-        /* The call's peer has a lower role than the method's: reply (an error) and log. */
-        void (*deny)(struct call *c);
+        /* The call's peer has a lower role than the method's: log, and return as a handler does. */
+        int (*deny)(struct call *c);
+        /* The end of a handler (or deny) that returned r, with its frame: reply the error r
+         * stands for unless the call was answered. NULL: a nonzero r is the system error. */
+        void (*finish)(struct call *c, struct call_frame *f, int r);
         /* A connection was accepted, or is gone (its call in flight lives on, conn NULL). */
         void (*connected)(struct server *app, uint64_t conn_id);
         void (*disconnected)(struct server *app, uint64_t conn_id);
@@ -153,6 +168,7 @@ struct call {
         size_t n_fds;
         bool oneway;
         char *origin;                /* set for calls the application makes itself */
+        struct call_frame *frame;    /* while its handler runs */
 };
 
 /* The listening socket: the one socket activation passed, else path bound here (a socket file
@@ -179,6 +195,8 @@ void vl_server_call_internal(struct vl_server *s, const struct peer *peer, const
 /* Replies end a call: they queue the answer (unless the client is gone or asked for none), free
  * the call and let its connection go on with the next message. They take ownership of params and
  * fds. */
+/* The handler returns 0 and the reply comes later (from a job, a timer, the application). */
+void call_defer(struct call *c);
 void call_reply(struct call *c, json_object *params);
 void call_reply_fds(struct call *c, json_object *params, int *fds, size_t n_fds);
 void call_reply_error(struct call *c, const char *error, json_object *params);

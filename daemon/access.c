@@ -5,6 +5,7 @@
 #include "daemon/access.h"
 #include "daemon/log.h"
 #include "daemon/policy.h"
+#include "daemon/reply.h"
 
 static bool granted(const struct peer *p, const struct handle *h) {
         for (size_t i = 0; i < h->n_grants; i++) {
@@ -28,49 +29,30 @@ bool peer_may(const struct server *s, const struct peer *p, const struct handle 
         return a == ACCESS_SHARE && policy_may_share(s->policy, p, h->source);
 }
 
-void call_reply_denied(struct call *c, const struct handle *h, const char *reason) {
-        json_object *p = vl_obj();
-
+int call_denied(struct call *c, const struct handle *h, const char *reason) {
         log_full(LOG_NOTICE, &(struct log_ctx) { .uid = c->peer.uid, .pid = c->peer.pid,
                                                  .handle = h ? h->id : 0,
                                                  .method = c->method ? c->method->name : NULL },
                  "Refused %s to uid %u pid %d: %s", c->method ? c->method->name : "a call",
                  (unsigned) c->peer.uid, (int) c->peer.pid, reason);
-        vl_add_str(p, "reason", reason);
-        call_reply_error(c, "io.fexitd.PermissionDenied", p);
+        return CALL_ERROR(c, ERR_PERMISSION_DENIED, .reason = reason);
 }
 
-struct handle *call_get_handle(struct call *c, int64_t id, enum handle_kind kind, enum access a) {
+int call_get_handle(struct call *c, int64_t id, enum handle_kind kind, enum access a, struct handle **ret) {
         struct handle *h = id > 0 ? handle_table_get(&c->server->handles, (uint64_t) id) : NULL;
-        json_object *p;
 
-        if (!h) {
-                p = vl_obj();
-                vl_add_int(p, "handle", id);
-                call_reply_error(c, "io.fexitd.NoSuchHandle", p);
-                return NULL;
-        }
-        if (!peer_may(c->server, &c->peer, h, a)) {
-                call_reply_denied(c, h, a == ACCESS_OWN ? "only the handle's owner or an admin may do this" :
-                                  "the handle belongs to another user and was not granted to you");
-                return NULL;
-        }
-        if (h->kind != kind) {
-                p = vl_obj();
-                vl_add_int(p, "handle", id);
-                vl_add_str(p, "expected", handle_kind_to_string(kind));
-                vl_add_str(p, "actual", handle_kind_to_string(h->kind));
-                call_reply_error(c, "io.fexitd.WrongHandleKind", p);
-                return NULL;
-        }
-        if (h->busy) {
-                p = vl_obj();
-                vl_add_str(p, "limit", "one operation at a time per handle");
-                vl_add_int(p, "max", 1);
-                call_reply_error(c, "io.fexitd.LimitExceeded", p);
-                return NULL;
-        }
-        return h;
+        if (!h)
+                return CALL_ERROR(c, ERR_NO_SUCH_HANDLE, .handle = id);
+        if (!peer_may(c->server, &c->peer, h, a))
+                return call_denied(c, h, a == ACCESS_OWN ? "only the handle's owner or an admin may do this" :
+                                   "the handle belongs to another user and was not granted to you");
+        if (h->kind != kind)
+                return CALL_ERROR(c, ERR_WRONG_HANDLE_KIND, .handle = id, .expected_kind = handle_kind_to_string(kind),
+                                  .actual_kind = handle_kind_to_string(h->kind));
+        if (h->busy)
+                return CALL_ERROR(c, ERR_LIMIT_EXCEEDED, .limit = "one operation at a time per handle", .max = 1);
+        *ret = h;
+        return 0;
 }
 
 int grants_from_json(json_object *array, struct grant *grants, size_t *n_grants) {

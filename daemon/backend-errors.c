@@ -1,77 +1,63 @@
 /* SPDX-License-Identifier: MIT */
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
 #include "daemon/backend-errors.h"
 #include "daemon/bpf-backend.h"
+#include "daemon/reply.h"
 
-static const char *errno_name(int err) {
-        const char *n = err ? strerrorname_np(err) : NULL;
+static_assert(BB_SUGGESTIONS_MAX <= ERROR_STRV_MAX, "every suggestion fits in error_args");
 
-        return n ? n : "EUNKNOWN";
+int bb_error_to_args(const struct bb_error *e, struct error_args *ret) {
+        struct error_args a = { .function = e->function, .reason = e->message, .program = e->program,
+                                .name = e->program, .log = e->log, .max = e->limit_max };
+
+        error_args_errno(&a, e->err);
+        switch (e->kind) {
+        case BB_ERR_INVALID_OBJECT:
+                a.reason = e->message ? e->message : "not a BPF ELF object";
+                *ret = a;
+                return ERR_INVALID_OBJECT;
+        case BB_ERR_NO_FEXIT_PROGRAMS:
+                *ret = a;
+                return ERR_NO_FEXIT_PROGRAMS;
+        case BB_ERR_NO_SUCH_PROGRAM:
+                *ret = a;
+                return ERR_NO_SUCH_PROGRAM;
+        case BB_ERR_NO_SUCH_FUNCTION:
+                for (size_t i = 0; i < BB_SUGGESTIONS_MAX && e->suggestions[i]; i++)
+                        a.suggestions[i] = e->suggestions[i];
+                *ret = a;
+                return ERR_NO_SUCH_FUNCTION;
+        case BB_ERR_FUNCTION_DENIED:
+                *ret = a;
+                return ERR_FUNCTION_DENIED;
+        case BB_ERR_VERIFIER:
+                *ret = a;
+                return ERR_VERIFIER_REJECTED;
+        case BB_ERR_LIMIT_EXCEEDED:
+                a.limit = e->operation ? e->operation : "instances";
+                *ret = a;
+                return ERR_LIMIT_EXCEEDED;
+        case BB_ERR_NOT_SLEEPABLE:
+                *ret = a;
+                return ERR_FUNCTION_NOT_SLEEPABLE;
+        case BB_ERR_TOO_MANY_ARGS:
+                a.registers = e->n_args;
+                *ret = a;
+                return ERR_TOO_MANY_ARGUMENTS;
+        default:
+                a.operation = e->operation ? e->operation : "bpf";
+                a.message = e->message ? e->message : strerror(e->err ? e->err : EIO);
+                *ret = a;
+                return ERR_KERNEL;
+        }
 }
 
 void call_reply_bb_error(struct call *c, const struct bb_error *e) {
-        json_object *p = vl_obj();
-        const char *name;
+        struct error_args a;
+        int code = bb_error_to_args(e, &a);
 
-        switch (e->kind) {
-        case BB_ERR_INVALID_OBJECT:
-                name = "io.fexitd.InvalidObject";
-                vl_add_str(p, "reason", e->message ? e->message : "not a BPF ELF object");
-                break;
-        case BB_ERR_NO_FEXIT_PROGRAMS:
-                name = "io.fexitd.NoFexitPrograms";
-                break;
-        case BB_ERR_NO_SUCH_PROGRAM:
-                name = "io.fexitd.NoSuchProgram";
-                vl_add_echo(p, "name", e->program ? e->program : "");
-                break;
-        case BB_ERR_NO_SUCH_FUNCTION: {
-                json_object *list = vl_array();
-                name = "io.fexitd.NoSuchFunction";
-                vl_add_echo(p, "function", e->function ? e->function : "");
-                for (size_t i = 0; i < BB_SUGGESTIONS_MAX && e->suggestions[i]; i++)
-                        vl_append(list, json_object_new_string(e->suggestions[i]));
-                vl_add(p, "suggestions", list);
-                break;
-        }
-        case BB_ERR_FUNCTION_DENIED:
-                name = "io.fexitd.FunctionDenied";
-                vl_add_echo(p, "function", e->function ? e->function : "");
-                vl_add_str(p, "reason", e->message ? e->message : "");
-                break;
-        case BB_ERR_VERIFIER:
-                name = "io.fexitd.VerifierRejected";
-                vl_add_str(p, "program", e->program ? e->program : "");
-                vl_add_str(p, "errno", errno_name(e->err));
-                vl_add_str(p, "log", e->log ? e->log : "");
-                break;
-        case BB_ERR_LIMIT_EXCEEDED:
-                name = "io.fexitd.LimitExceeded";
-                vl_add_str(p, "limit", e->operation ? e->operation : "instances");
-                vl_add_int(p, "max", e->limit_max);
-                break;
-        case BB_ERR_NOT_SLEEPABLE:
-                name = "io.fexitd.FunctionNotSleepable";
-                vl_add_str(p, "function", e->function ? e->function : "");
-                vl_add_str(p, "reason", e->message ? e->message : "");
-                break;
-        case BB_ERR_TOO_MANY_ARGS:
-                name = "io.fexitd.TooManyArguments";
-                vl_add_str(p, "function", e->function ? e->function : "");
-                vl_add_int(p, "registers", e->n_args);
-                vl_add_int(p, "max", e->limit_max);
-                break;
-        default:
-                name = "io.fexitd.KernelError";
-                vl_add_str(p, "operation", e->operation ? e->operation : "bpf");
-                vl_add_str(p, "errno", errno_name(e->err));
-                vl_add_str(p, "message", e->message ? e->message : strerror(e->err ? e->err : EIO));
-                vl_add_str(p, "program", e->program);
-                vl_add_str(p, "function", e->function);
-                vl_add_str(p, "log", e->log);
-                break;
-        }
-        call_reply_error(c, name, p);
+        call_reply_code(c, code, &a);
 }

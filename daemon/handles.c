@@ -8,6 +8,7 @@
 #include <systemd/sd-event.h>
 
 #include "common/macro.h"
+#include "common/parse-util.h"
 #include "daemon/handles.h"
 
 static const char *const kind_names[] = { "program", "link", "map" };
@@ -170,20 +171,6 @@ size_t handle_table_count(const struct handle_table *t, enum handle_kind kind) {
         return n;
 }
 
-static int parse_id(const char *s, uint32_t *ret) {
-        char *end;
-        unsigned long v;
-
-        if (!*s || *s < '0' || *s > '9')
-                return -EINVAL;
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno || *end || v >= UINT32_MAX)
-                return -EINVAL;
-        *ret = (uint32_t) v;
-        return 0;
-}
-
 int grant_parse(const char *s, struct grant *ret) {
         struct grant g = {};
         const char *name;
@@ -195,7 +182,7 @@ int grant_parse(const char *s, struct grant *ret) {
                 g.group = true;
         } else
                 return -EINVAL;
-        if (parse_id(name, &g.id) < 0) {
+        if (parse_uid(name, &g.id) < 0) {
                 if (g.group) {
                         struct group *gr = getgrnam(name);
                         if (!gr)

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/macro.h"
+
 enum handle_kind { HANDLE_PROGRAM, HANDLE_LINK, HANDLE_MAP, _HANDLE_KIND_MAX };
 enum handle_lifetime { LIFETIME_PERSISTENT, LIFETIME_CONNECTION, _LIFETIME_MAX };
 enum handle_state { HSTATE_LOADED, HSTATE_ATTACHED, HSTATE_HANDED_OFF, _HSTATE_MAX };
@@ -82,6 +84,7 @@ const char *handle_state_to_string(enum handle_state s);
 struct handle *handle_new(enum handle_kind kind, const char *name);
 /* Frees memory only: the fd must have been taken or closed by the caller. Returns NULL. */
 struct handle *handle_free(struct handle *h);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct handle *, handle_free);
 
 /* Makes h a multi-link handle over copies of the n functions and ids; -ENOMEM leaves h as it was. */
 int handle_set_functions(struct handle *h, char *const *functions, const uint32_t *btf_ids, size_t n);
@@ -107,3 +110,9 @@ size_t handle_table_count(const struct handle_table *t, enum handle_kind kind);
 int grant_parse(const char *s, struct grant *ret);
 /* "user:NAME" or "group:GID" form for display and persistence; buf of >= 64 bytes. */
 const char *grant_format(const struct grant *g, char *buf, size_t size);
+
+/* Parts of a handle as the verbs and state.json both write them (handles-json.c): the grants
+ * ["user:UID", ...], and the functions of a multi-link handle [{"function": NAME, "btf_id": ID}]. */
+struct json_object;
+struct json_object *handle_grants_to_json(const struct handle *h);
+struct json_object *handle_functions_to_json(const struct handle *h);

@@ -42,6 +42,7 @@ struct server {
         size_t n_conns;              /* clients connected (the transport's hooks count them) */
         struct handle_table handles;
         struct worker_pool *pool;
+        struct state_writer *state_writer;   /* writes state.json off the loop (state-save.c) */
         struct policy *policy;
         uint64_t start_usec;         /* CLOCK_MONOTONIC */
         bool persist;                /* the pin dir is usable: persistent handles survive restarts */

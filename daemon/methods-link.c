@@ -49,6 +49,21 @@ static uint32_t *mfree_ids(uint32_t *ids) {
         return NULL;
 }
 
+/* Closes what the job still holds: fds not handed to a handle or a close job. */
+static struct attach_job *attach_job_free(struct attach_job *j) {
+        if (!j)
+                return NULL;
+        for (size_t i = 0; i < j->n; i++) {
+                safe_close(j->items[i].prog_fd);
+                safe_close(j->items[i].link_fd);
+                free(j->items[i].btf_ids);
+        }
+        bb_error_clear(&j->err);
+        free(j);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct attach_job *, attach_job_free);
+
 /* All or nothing: if one attach fails, what did attach is detached again, here on the worker. */
 static void attach_run(struct job *job) {
         struct attach_job *j = (struct attach_job *) job;
@@ -68,20 +83,24 @@ static void attach_run(struct job *job) {
         }
 }
 
-static struct handle *link_new(struct call *c, const struct handle *prog, const struct attach_job *j) {
-        enum handle_lifetime lifetime = j->lifetime;
-        struct handle *l = handle_new(HANDLE_LINK, prog->name);
+/* A copy of s in *ret, NULL for NULL; -ENOMEM. */
+static int strdup_or_null(const char *s, char **ret) {
+        *ret = s ? strdup(s) : NULL;
+        return s && !*ret ? -ENOMEM : 0;
+}
 
-        if (!l)
+struct handle *link_handle_new(const struct call *c, const struct handle *prog, enum handle_lifetime lifetime) {
+        _cleanup_(handle_freep) struct handle *l = handle_new(HANDLE_LINK, prog->name);
+
+        if (!l || strdup_or_null(prog->function, &l->function) < 0 ||
+            strdup_or_null(prog->btf_object, &l->btf_object) < 0 ||
+            strdup_or_null(prog->source, &l->source) < 0 ||
+            (prog->multi && handle_set_functions(l, prog->functions, prog->btf_ids, prog->n_functions) < 0))
                 return NULL;
         l->lifetime = lifetime;
         l->state = HSTATE_ATTACHED;
-        l->function = prog->function ? strdup(prog->function) : NULL;
-        l->btf_object = prog->btf_object ? strdup(prog->btf_object) : NULL;
         l->btf_id = prog->btf_id;
         l->target_prog_id = prog->target_prog_id;
-        if (prog->multi && handle_set_functions(l, prog->functions, prog->btf_ids, prog->n_functions) < 0)
-                return handle_free(l);
         l->program = prog->id;
         l->group = prog->group;
         l->owner_uid = c->peer.uid;
@@ -90,12 +109,20 @@ static struct handle *link_new(struct call *c, const struct handle *prog, const 
         l->created_usec = now_usec(CLOCK_REALTIME);
         memcpy(l->grants, prog->grants, sizeof(l->grants));
         l->n_grants = prog->n_grants;
+        return TAKE_PTR(l);
+}
+
+/* The link of an attach job, in the table: its program's grants and the attach's. */
+static struct handle *link_new(struct call *c, const struct handle *prog, const struct attach_job *j) {
+        _cleanup_(handle_freep) struct handle *l = link_handle_new(c, prog, j->lifetime);
+
+        if (!l)
+                return NULL;
         for (size_t i = 0; i < j->n_grants && l->n_grants < GRANTS_MAX; i++)
                 l->grants[l->n_grants++] = j->grants[i];
-        l->source = prog->source ? strdup(prog->source) : NULL;
         if (handle_table_add(&c->server->handles, l) < 0)
-                return handle_free(l);
-        return l;
+                return NULL;
+        return TAKE_PTR(l);
 }
 
 /* Programs with no link of ours left are "loaded" again. */
@@ -119,7 +146,7 @@ static int attach_register(struct attach_job *j, struct attach_item *it, bool go
         struct handle *prog = handle_table_get(&s->handles, it->program), *l;
 
         if (!prog || (gone && j->lifetime == LIFETIME_CONNECTION)) {
-                worker_pool_close_fds(s->pool, &it->link_fd, 1);
+                worker_pool_close_fds(s->pool, &it->link_fd, 1, NULL, NULL);
                 return -ENOENT;
         }
         l = link_new(c, prog, j);
@@ -172,7 +199,7 @@ static int attach_register_all(struct attach_job *j, bool gone, json_object *lin
 }
 
 static void attach_done(struct job *job) {
-        struct attach_job *j = (struct attach_job *) job;
+        _cleanup_(attach_job_freep) struct attach_job *j = (struct attach_job *) job;
         struct call *c = j->call;
         struct server *s = c->server;
         uint64_t conn_id = c->conn_id;
@@ -190,11 +217,9 @@ static void attach_done(struct job *job) {
                 call_reply_bb_error(c, &j->err);
         else if (r < 0)
                 call_reply_errno(c, "attach", r);
-        else if (json_object_array_length(links) == 0) {
-                p = vl_obj();
-                vl_add_int(p, "handle", (int64_t) j->items[0].program);
-                call_reply_error(c, "io.fexitd.NoSuchHandle", p);
-        } else {
+        else if (json_object_array_length(links) == 0)
+                call_reply_code(c, ERR_NO_SUCH_HANDLE, &(struct error_args) { .handle = (int64_t) j->items[0].program });
+        else {
                 p = vl_obj();
                 vl_add(p, "link", json_object_get(json_object_array_get_idx(links, 0)));
                 vl_add(p, "links", json_object_get(links));
@@ -213,8 +238,6 @@ static void attach_done(struct job *job) {
         /* a connection-bound program whose client left during the attach goes now */
         if (gone)
                 server_release_connection(s, conn_id);
-        bb_error_clear(&j->err);
-        free(j);
 }
 
 /* The program itself, or with group every program of its load not attached by us yet. */
@@ -252,49 +275,43 @@ static int attach_item_init(struct attach_item *it, const struct handle *prog) {
         return 0;
 }
 
-static void method_attach(struct call *c, void *params) {
+static int method_attach(struct call *c, void *params) {
         struct attach_params *p = params;
-        struct handle *h = call_get_handle(c, p->handle, HANDLE_PROGRAM, ACCESS_USE);
         _cleanup_free_ struct handle **targets = NULL;
-        struct attach_job *j;
-        int lifetime;
+        _cleanup_(attach_job_freep) struct attach_job *j = NULL;
+        struct handle *h;
+        int lifetime, r;
         size_t n;
 
-        if (!h)
-                return;
+        r = call_get_handle(c, p->handle, HANDLE_PROGRAM, ACCESS_USE, &h);
+        if (r != 0)
+                return r;
         lifetime = p->lifetime ? handle_lifetime_from_string(p->lifetime) : (int) h->lifetime;
         if (lifetime < 0)
-                return call_reply_invalid_parameter(c, "lifetime");
+                return call_invalid_parameter(c, "lifetime");
         targets = calloc(ATTACH_GROUP_MAX, sizeof(*targets));
-        n = targets ? attach_targets(c->server, h, p->group, targets, ATTACH_GROUP_MAX) : 0;
         if (!targets)
-                return call_reply_errno(c, "attach", ENOMEM);
+                return -ENOMEM;
+        n = attach_targets(c->server, h, p->group, targets, ATTACH_GROUP_MAX);
         if (n == 0)
-                return call_reply_errno(c, "attach", EBUSY);   /* the whole group is attached */
+                return -EBUSY;   /* the whole group is attached */
         j = calloc(1, sizeof(*j) + n * sizeof(struct attach_item));
         if (!j)
-                return call_reply_errno(c, "attach", ENOMEM);
+                return -ENOMEM;
         *j = (struct attach_job) { .job = { .run = attach_run, .done = attach_done }, .call = c,
-                                   .lifetime = (enum handle_lifetime) lifetime, .n = n };
-        if (grants_from_json(p->grants, j->grants, &j->n_grants) < 0) {
-                free(j);
-                return call_reply_invalid_parameter(c, "grants");
-        }
-        for (size_t i = 0; i < n; i++) {
-                int r = attach_item_init(&j->items[i], targets[i]);
-
-                if (r < 0) {
-                        for (size_t k = 0; k < i; k++) {
-                                safe_close(j->items[k].prog_fd);
-                                free(j->items[k].btf_ids);
-                        }
-                        free(j);
-                        return call_reply_errno(c, "attach", r);
-                }
+                                   .lifetime = (enum handle_lifetime) lifetime };
+        if (grants_from_json(p->grants, j->grants, &j->n_grants) < 0)
+                return call_invalid_parameter(c, "grants");
+        /* n counts the items that hold something, for attach_job_free() */
+        for (; j->n < n; j->n++) {
+                r = attach_item_init(&j->items[j->n], targets[j->n]);
+                if (r < 0)
+                        return r;
         }
         for (size_t i = 0; i < n; i++)
                 targets[i]->busy = true;
-        worker_pool_submit(c->server->pool, &j->job);
+        call_submit(c, &TAKE_PTR(j)->job);
+        return 0;
 }
 
 struct detach_params {
@@ -302,30 +319,26 @@ struct detach_params {
         bool group;
 };
 
-static void method_detach(struct call *c, void *params) {
+static int method_detach(struct call *c, void *params) {
         struct detach_params *p = params;
-        struct server *s = c->server;   /* before the lookup: a failed one frees c */
-        struct handle *h = call_get_handle(c, p->handle, HANDLE_LINK, ACCESS_USE), *o;
-        _cleanup_free_ int *fds = NULL;
+        struct server *s = c->server;
+        _cleanup_fd_list_ struct fd_list l = {};
+        struct handle *h, *o;
         uint64_t group, first;
-        bool persistent = false;
-        size_t n = 0;
+        int r;
 
-        if (!h)
-                return;
+        r = call_get_handle(c, p->handle, HANDLE_LINK, ACCESS_USE, &h);
+        if (r != 0)
+                return r;
         if (h->state == HSTATE_HANDED_OFF) {
-                json_object *e = vl_obj();
                 char reason[160];
                 snprintf(reason, sizeof(reason),
                          "handed off to uid %u pid %d: a tracing link detaches only when its holder "
                          "closes its last fd", (unsigned) h->holder_uid, (int) h->holder_pid);
-                vl_add_int(e, "handle", (int64_t) h->id);
-                vl_add_str(e, "reason", reason);
-                return call_reply_error(c, "io.fexitd.NotDetachable", e);
+                return CALL_ERROR(c, ERR_NOT_DETACHABLE, .handle = (int64_t) h->id, .reason = reason);
         }
-        fds = calloc(s->handles.n, sizeof(int));
-        if (!fds)
-                return call_reply_errno(c, "detach", ENOMEM);
+        if (fd_list_reserve(&l, s->handles.n) < 0)
+                return -ENOMEM;   /* nothing was dropped */
         group = h->group;
         first = h->id;
         for (size_t i = 0; i < s->handles.n;) {
@@ -339,31 +352,55 @@ static void method_detach(struct call *c, void *params) {
                                                        .function = o->function, .uid = c->peer.uid,
                                                        .pid = c->peer.pid },
                          "Detaching link handle %" PRIu64 " from %s", o->id, o->function);
-                persistent |= o->lifetime == LIFETIME_PERSISTENT;
                 uint64_t program = o->program;
-                fds[n++] = server_drop_handle(s, o->id);
+                fd_list_drop(s, &l, o->id);
                 update_program_state(s, program);
         }
-        if (persistent)   /* a write and an fsync on the loop: only when it changes the file */
-                (void) state_save(s);
         server_notify_status(s);
-        call_reply_after_close(c, fds, n, NULL);
+        call_reply_after_close(c, &l);   /* and saves the state when it changed */
+        return 0;
 }
 
-static void method_take_link(struct call *c, void *params) {
-        struct server *s = c->server;   /* before the lookup: a failed one frees c */
-        struct handle *h = call_get_handle(c, ((struct handle_params *) params)->handle, HANDLE_LINK, ACCESS_USE);
-        json_object *p;
+/* A reply with one fd that waits for state.json. */
+struct saved_reply {
+        struct call *call;
+        json_object *params;
         int fd;
+};
 
-        if (!h)
+static void saved_reply_send(void *userdata) {
+        struct saved_reply *x = userdata;
+
+        call_reply_fds(x->call, x->params, &x->fd, 1);
+        free(x);
+}
+
+/* Replies params and fd once the state is saved; on the loop at once without memory to wait. */
+static void reply_fd_after_save(struct call *c, json_object *params, int fd) {
+        struct saved_reply *x = malloc(sizeof(*x));
+
+        if (!x) {
+                (void) state_save(c->server);
+                call_reply_fds(c, params, &fd, 1);
                 return;
-        if (h->state == HSTATE_HANDED_OFF) {
-                p = vl_obj();
-                vl_add_int(p, "handle", (int64_t) h->id);
-                vl_add_str(p, "reason", "the link was already handed off");
-                return call_reply_error(c, "io.fexitd.NotDetachable", p);
         }
+        *x = (struct saved_reply) { .call = c, .params = params, .fd = fd };
+        call_defer(c);
+        state_save_then(c->server, saved_reply_send, x);
+}
+
+static int method_take_link(struct call *c, void *params) {
+        struct server *s = c->server;
+        struct handle *h;
+        json_object *p;
+        int fd, r;
+
+        r = call_get_handle(c, ((struct handle_params *) params)->handle, HANDLE_LINK, ACCESS_USE, &h);
+        if (r != 0)
+                return r;
+        if (h->state == HSTATE_HANDED_OFF)
+                return CALL_ERROR(c, ERR_NOT_DETACHABLE, .handle = (int64_t) h->id,
+                                  .reason = "the link was already handed off");
         /* Without the pin and our fd, the receiver's last close is what detaches the link. */
         state_unpin(s, h);
         fd = TAKE_FD(h->fd);
@@ -373,8 +410,6 @@ static void method_take_link(struct call *c, void *params) {
         holder_watch(s, h, true);
         h->conn_id = 0;
         update_program_state(s, h->program);
-        if (h->lifetime == LIFETIME_PERSISTENT)
-                (void) state_save(s);
         log_full(LOG_INFO, &(struct log_ctx) { .handle = h->id, .kernel_id = h->kernel_id,
                                                .function = h->function, .uid = c->peer.uid,
                                                .pid = c->peer.pid },
@@ -384,17 +419,22 @@ static void method_take_link(struct call *c, void *params) {
         p = vl_obj();
         vl_add_int(p, "fd", 0);
         vl_add(p, "link", handle_to_json(s, h));
-        call_reply_fds(c, p, &fd, 1);
+        if (h->lifetime == LIFETIME_PERSISTENT)
+                reply_fd_after_save(c, p, fd);   /* the holder's record must survive a crash first */
+        else
+                call_reply_fds(c, p, &fd, 1);
+        return 0;
 }
 
-static void method_share_map(struct call *c, void *params) {
-        struct handle *h = call_get_handle(c, ((struct handle_params *) params)->handle, HANDLE_MAP, ACCESS_SHARE);
+static int method_share_map(struct call *c, void *params) {
+        struct handle *h;
         bool writable;
         json_object *p;
-        int fd;
+        int fd, r;
 
-        if (!h)
-                return;
+        r = call_get_handle(c, ((struct handle_params *) params)->handle, HANDLE_MAP, ACCESS_SHARE, &h);
+        if (r != 0)
+                return r;
         /* Least access that still serves. A ring buffer's reader writes its consumer position,
          * so it needs a writable fd (the kernel maps the data pages read-only for it). The kernel
          * cannot mmap a read-only fd, so an mmap-able map (.bss, .data) is frozen instead: no
@@ -415,7 +455,7 @@ static void method_share_map(struct call *c, void *params) {
                 fd = bb_map_fd_readonly(h->fd, c->server->cfg.pin_dir);
         writable = h->map_type == BPF_MAP_TYPE_RINGBUF_;
         if (fd < 0)
-                return call_reply_errno(c, "share-map", fd);
+                return fd;
         log_full(LOG_INFO, &(struct log_ctx) { .handle = h->id, .kernel_id = h->kernel_id,
                                                .uid = c->peer.uid, .pid = c->peer.pid },
                  "Shared map handle %" PRIu64 " (%s, %s)", h->id, h->name, writable ? "read-write" : "read-only");
@@ -424,6 +464,7 @@ static void method_share_map(struct call *c, void *params) {
         vl_add(p, "map", handle_to_json(c->server, h));
         vl_add_bool(p, "writable", writable);
         call_reply_fds(c, p, &fd, 1);
+        return 0;
 }
 
 const struct method methods_link[] = {
@@ -434,16 +475,16 @@ const struct method methods_link[] = {
                   { "group", VL_BOOL, false, offsetof(struct attach_params, group) },
                   { "grants", VL_ARRAY, false, offsetof(struct attach_params, grants) },
                   {} },
-          sizeof(struct attach_params), 0 },
+          sizeof(struct attach_params), 0, .operation = "attach" },
         { "io.fexitd.Detach", method_detach, ROLE_CONSUMER,
           (const struct vl_param[]) {
                   { "handle", VL_INT, true, offsetof(struct detach_params, handle) },
                   { "group", VL_BOOL, false, offsetof(struct detach_params, group) },
                   {} },
-          sizeof(struct detach_params), 0 },
+          sizeof(struct detach_params), 0, .operation = "detach" },
         { "io.fexitd.TakeLink", method_take_link, ROLE_CONSUMER, (const struct vl_param[]) HANDLE_PARAM,
           sizeof(struct handle_params), 0, true },
         { "io.fexitd.ShareMap", method_share_map, ROLE_CONSUMER, (const struct vl_param[]) HANDLE_PARAM,
-          sizeof(struct handle_params), 0, true },
+          sizeof(struct handle_params), 0, true, .operation = "share-map" },
         {}
 };

@@ -55,6 +55,16 @@ struct load_job {
         uint32_t *link_ids;
 };
 
+/* The handles a Load registered so far, to drop them again if it cannot reply them all. */
+struct registered {
+        uint64_t *ids;
+        size_t n, cap;
+};
+
+static void registered_done(struct registered *r) {
+        free(r->ids);
+}
+
 static struct load_job *load_job_free(struct load_job *j) {
         if (!j)
                 return NULL;
@@ -71,6 +81,7 @@ static struct load_job *load_job_free(struct load_job *j) {
         free(j);
         return NULL;
 }
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct load_job *, load_job_free);
 
 /* A catalog name is a plain file name; the object is NAME.bpf.o in the first catalog dir that
  * has it. The daemon opens only these administrator-installed files, never a client's path. */
@@ -154,8 +165,8 @@ static struct handle *handle_for_call(struct load_job *j, enum handle_kind kind,
         h->created_usec = now_usec(CLOCK_REALTIME);
         memcpy(h->grants, j->grants, j->n_grants * sizeof(struct grant));
         h->n_grants = j->n_grants;
-        if (c->origin || j->catalog)
-                h->source = strdup(c->origin ? c->origin : j->catalog);
+        if ((c->origin || j->catalog) && !(h->source = strdup(c->origin ? c->origin : j->catalog)))
+                return handle_free(h);   /* without its source the policy would judge it wrongly */
         return h;
 }
 
@@ -182,19 +193,26 @@ static struct handle *adopt(struct server *s, struct handle *h, int *fd, uint32_
 
 /* Drops what a failed registration had added; their fds are closed here, on the loop's thread
  * (slow for links, but only after an allocation failure). */
-static void unregister(struct server *s, const uint64_t *ids, size_t n) {
-        for (size_t i = n; i > 0; i--)   /* links before the programs they were added after */
-                safe_close(server_drop_handle(s, ids[i - 1]));
+static void unregister(struct server *s, struct registered *r) {
+        for (; r->n > 0; r->n--)   /* links before the programs they were added after */
+                safe_close(server_drop_handle(s, r->ids[r->n - 1]));
 }
 
-/* Moves every result object into the table and describes it in the arrays; their ids go to
- * ids (room for 2 * n_progs + n_maps). All or nothing: on an allocation failure what was added
- * goes again, the rest stays in the job (closed with it), and -ENOMEM tells the caller to say
- * so instead of replying a Load with handles left out. */
-static int register_results(struct load_job *j, uint64_t *ids, size_t *ret_n, json_object *progs,
+/* Notes h, just added to the table, in r; without room it goes again at once. */
+static int registered_add(struct server *s, struct registered *r, const struct handle *h) {
+        if (ARRAY_APPEND(r->ids, r->n, r->cap, h->id) >= 0)
+                return 0;
+        safe_close(server_drop_handle(s, h->id));
+        return -ENOMEM;
+}
+
+/* Moves every result object into the table, notes it in reg and describes it in the arrays.
+ * All or nothing: on an allocation failure what was added goes again, the rest stays in the
+ * job (closed with it), and -ENOMEM tells the caller to say so instead of replying a Load with
+ * handles left out. */
+static int register_results(struct load_job *j, struct registered *reg, json_object *progs,
                             json_object *maps, json_object *links) {
         struct server *s = j->call->server;
-        size_t n = 0;
         uint64_t group = 0;
 
         for (size_t i = 0; i < j->res.n_progs; i++) {
@@ -205,7 +223,8 @@ static int register_results(struct load_job *j, uint64_t *ids, size_t *ret_n, js
                         h = handle_free(h);
                 if (!(h = adopt(s, h, &p->fd, p->id)))
                         goto fail;   /* p->fd stays in res and is closed with it */
-                ids[n++] = h->id;
+                if (registered_add(s, reg, h) < 0)
+                        goto fail;
                 h->group = group = group ? group : h->id;
                 vl_append(progs, handle_to_json(s, h));
                 log_full(LOG_INFO, &(struct log_ctx) { .handle = h->id, .kernel_id = p->id,
@@ -216,24 +235,18 @@ static int register_results(struct load_job *j, uint64_t *ids, size_t *ret_n, js
                                                  "program" : "", p->id, h->id);
                 if (!j->link_fds)
                         continue;
-                l = handle_for_call(j, HANDLE_LINK, p->name);
-                if (l && set_target(l, p) < 0)
-                        l = handle_free(l);
-                if (!(l = adopt(s, l, &j->link_fds[i], j->link_ids[i])))
+                if (!(l = adopt(s, link_handle_new(j->call, h, j->lifetime), &j->link_fds[i], j->link_ids[i])) ||
+                    registered_add(s, reg, l) < 0)
                         goto fail;
-                ids[n++] = l->id;
-                l->program = h->id;
-                l->group = group;
-                l->state = h->state = HSTATE_ATTACHED;
+                h->state = HSTATE_ATTACHED;
                 vl_append(links, handle_to_json(s, l));
         }
         for (size_t i = 0; i < j->res.n_maps; i++) {
                 struct bb_map *m = &j->res.maps[i];
                 struct handle *h = adopt(s, handle_for_call(j, HANDLE_MAP, m->name), &m->fd, m->id);
 
-                if (!h)
+                if (!h || registered_add(s, reg, h) < 0)
                         goto fail;
-                ids[n++] = h->id;
                 h->program = h->group = group;
                 h->map_type = m->type;
                 h->key_size = m->key_size;
@@ -244,10 +257,9 @@ static int register_results(struct load_job *j, uint64_t *ids, size_t *ret_n, js
         }
         if (vl_broken(progs) || vl_broken(maps) || vl_broken(links))
                 goto fail;
-        *ret_n = n;
         return 0;
 fail:
-        unregister(s, ids, n);
+        unregister(s, reg);
         return -ENOMEM;
 }
 
@@ -271,40 +283,33 @@ static const char *load_mode(const struct load_job *j) {
 }
 
 static void load_done(struct job *job) {
-        struct load_job *j = (struct load_job *) job;
+        _cleanup_(load_job_freep) struct load_job *j = (struct load_job *) job;
+        _cleanup_(registered_done) struct registered reg = {};
         struct call *c = j->call;
         struct server *s = c->server;   /* c is freed by the reply */
-        _cleanup_free_ uint64_t *ids = NULL;
         json_object *p, *arrays[3], *skipped;
-        size_t n_ids = 0;
 
         if (j->r < 0) {
-                if (j->catalog && j->object_fd < 0) {
-                        p = vl_obj();
-                        vl_add_echo(p, "name", j->catalog);
-                        call_reply_error(c, "io.fexitd.NoSuchCatalogEntry", p);
-                } else if (j->err.kind != BB_ERR_NONE)
+                if (j->catalog && j->object_fd < 0)
+                        call_reply_code(c, ERR_NO_SUCH_CATALOG_ENTRY, &(struct error_args) { .name = j->catalog });
+                else if (j->err.kind != BB_ERR_NONE)
                         call_reply_bb_error(c, &j->err);
                 else
                         call_reply_errno(c, "load", j->r);
-                load_job_free(j);
                 return;
         }
         if (!c->conn && j->lifetime == LIFETIME_CONNECTION) {
                 /* the client left while we worked: its connection-bound objects go with it */
                 call_reply(c, NULL);
-                worker_pool_close_fds(s->pool, j->link_fds, j->link_fds ? j->res.n_progs : 0);
-                load_job_free(j);
+                worker_pool_close_fds(s->pool, j->link_fds, j->link_fds ? j->res.n_progs : 0, NULL, NULL);
                 return;
         }
         for (size_t a = 0; a < 3; a++)
                 arrays[a] = vl_array();
-        ids = calloc(2 * j->res.n_progs + j->res.n_maps + 1, sizeof(uint64_t));
-        if (!ids || register_results(j, ids, &n_ids, arrays[0], arrays[1], arrays[2]) < 0) {
+        if (register_results(j, &reg, arrays[0], arrays[1], arrays[2]) < 0) {
                 for (size_t a = 0; a < 3; a++)
                         vl_put(arrays[a]);
                 call_reply_errno(c, "load", ENOMEM);
-                load_job_free(j);
                 return;
         }
         skipped = vl_array();
@@ -324,16 +329,14 @@ static void load_done(struct job *job) {
         vl_add(p, "skipped", skipped);
         if (vl_broken(p)) {   /* a reply that cannot say what was loaded: nothing was */
                 vl_put(p);
-                unregister(s, ids, n_ids);
+                unregister(s, &reg);
                 call_reply_errno(c, "load", ENOMEM);
-                load_job_free(j);
                 return;
         }
         if (j->lifetime == LIFETIME_PERSISTENT)
                 pin_group(s, arrays);
         server_notify_status(s);
         call_reply(c, p);
-        load_job_free(j);
 }
 
 static int parse_select(json_object *o, struct bb_select *ret) {
@@ -357,18 +360,16 @@ static int parse_select(json_object *o, struct bb_select *ret) {
         n = json_object_array_length(p.functions);
         if (n == 0 || n > FUNCTIONS_MAX || p.function)
                 return -EINVAL;
-        const char **f = calloc(n, sizeof(char *));
+        _cleanup_free_ const char **f = calloc(n, sizeof(char *));
         if (!f)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 json_object *e = json_object_array_get_idx(p.functions, i);
-                if (!json_object_is_type(e, json_type_string)) {
-                        free(f);
+                if (!json_object_is_type(e, json_type_string))
                         return -EINVAL;
-                }
                 f[i] = json_object_get_string(e);
         }
-        ret->functions = f;
+        ret->functions = TAKE_PTR(f);
         ret->n_functions = n;
         return 0;
 }
@@ -406,69 +407,61 @@ static bool consumer_retargets(json_object *programs) {
         return false;
 }
 
-static void method_load(struct call *c, void *params) {
+static int method_load(struct call *c, void *params) {
         struct load_params *p = params;
-        struct load_job *j;
+        _cleanup_(load_job_freep) struct load_job *j = NULL;
         size_t n_sel = p->programs ? json_object_array_length(p->programs) : 0;
         const char *limit;
         int64_t max;
         int lifetime = p->lifetime ? handle_lifetime_from_string(p->lifetime) : LIFETIME_CONNECTION;
 
         if (lifetime < 0)
-                return call_reply_invalid_parameter(c, "lifetime");
+                return call_invalid_parameter(c, "lifetime");
         if (n_sel > SELECT_MAX)
-                return call_reply_invalid_parameter(c, "programs");
+                return call_invalid_parameter(c, "programs");
         if (c->peer.role != ROLE_ADMIN) {
                 /* Bytecode reads kernel memory: a consumer loads only what the administrator
                  * installed, as installed (retargeting it would make it another program). */
                 if (!p->catalog)
-                        return call_reply_denied(c, NULL, "consumers may load programs from the catalog only");
+                        return call_denied(c, NULL, "consumers may load programs from the catalog only");
                 if (!policy_may_load(c->server->policy, &c->peer, p->catalog))
-                        return call_reply_denied(c, NULL, "the policy does not let you load this catalog entry");
+                        return call_denied(c, NULL, "the policy does not let you load this catalog entry");
                 if (consumer_retargets(p->programs))
-                        return call_reply_denied(c, NULL, "consumers may not change a catalog program's target");
+                        return call_denied(c, NULL, "consumers may not change a catalog program's target");
                 if (p->name && strcmp(p->name, p->catalog) != 0)
-                        return call_reply_denied(c, NULL, "consumers may not rename a catalog object");
+                        return call_denied(c, NULL, "consumers may not rename a catalog object");
         }
         j = calloc(1, sizeof(*j));
         if (!j)
-                return call_reply_errno(c, "load", ENOMEM);
+                return -ENOMEM;
         *j = (struct load_job) { .job = { .run = load_run_and_trim, .done = load_done }, .call = c,
                                  .object_fd = -EBADF, .catalog = p->catalog,
                                  .object_name = p->name ? p->name : p->catalog,
                                  .lifetime = (enum handle_lifetime) lifetime, .attach = p->attach };
-        for (size_t i = 0; i < n_sel; i++, j->n_select++)
-                if (parse_select(json_object_array_get_idx(p->programs, i), &j->select[i]) < 0) {
-                        load_job_free(j);
-                        return call_reply_invalid_parameter(c, "programs");
-                }
-        if (over_function_limits(j, &limit, &max)) {
-                json_object *e = vl_obj();
-                load_job_free(j);
-                vl_add_str(e, "limit", limit);
-                vl_add_int(e, "max", max);
-                return call_reply_error(c, "io.fexitd.LimitExceeded", e);
+        for (size_t i = 0; i < n_sel; i++, j->n_select++) {
+                int r = parse_select(json_object_array_get_idx(p->programs, i), &j->select[i]);
+
+                if (r == -ENOMEM)
+                        return r;   /* not the client's mistake */
+                if (r < 0)
+                        return call_invalid_parameter(c, "programs");
         }
-        if (grants_from_json(p->grants, j->grants, &j->n_grants) < 0) {
-                load_job_free(j);
-                return call_reply_invalid_parameter(c, "grants");
-        }
+        if (over_function_limits(j, &limit, &max))
+                return CALL_ERROR(c, ERR_LIMIT_EXCEEDED, .limit = limit, .max = max);
+        if (grants_from_json(p->grants, j->grants, &j->n_grants) < 0)
+                return call_invalid_parameter(c, "grants");
         if (p->catalog ? c->n_fds != 0 : (c->n_fds != 1 || p->object != 0)) {
-                json_object *e = vl_obj();
-                load_job_free(j);
-                vl_add_int(e, "expected", p->catalog ? 0 : 1);
-                vl_add_int(e, "received", (int64_t) c->n_fds);
-                if (!p->catalog && c->n_fds == 1) {   /* the count is right, the index is not */
-                        vl_add_str(e, "parameter", "object");
-                        vl_add_int(e, "index", p->object);
-                }
-                return call_reply_error(c, "io.fexitd.InvalidFileDescriptors", e);
+                /* with one fd the count is right and the index is not */
+                bool index = !p->catalog && c->n_fds == 1;
+
+                return CALL_ERROR(c, ERR_INVALID_FDS, .expected_fds = p->catalog ? 0 : 1,
+                                  .received_fds = (int64_t) c->n_fds, .parameter = index ? "object" : NULL,
+                                  .index = { index, p->object });
         }
-        if (!p->catalog) {
-                j->object_fd = c->fds[0];
-                c->fds[0] = -EBADF;
-        }
-        worker_pool_submit(c->server->pool, &j->job);
+        if (!p->catalog)
+                j->object_fd = TAKE_FD(c->fds[0]);
+        call_submit(c, &TAKE_PTR(j)->job);
+        return 0;
 }
 
 /* What Unload of program id drops in each pass: its links, itself, then the maps of its load
@@ -484,17 +477,18 @@ static bool unload_drops(const struct handle *o, size_t pass, uint64_t id, uint6
 /* Unload: links first (they pin the program), then the program, then the maps of its load once
  * no program of that load is left. The fds are closed on a worker; the reply comes after. All
  * or nothing: the room for every fd is made before anything is dropped. */
-static void method_unload(struct call *c, void *params) {
+static int method_unload(struct call *c, void *params) {
         struct server *s = c->server;
-        struct handle *h = call_get_handle(c, ((struct handle_params *) params)->handle,
-                                           HANDLE_PROGRAM, ACCESS_OWN), *o;
-        _cleanup_free_ int *fds = NULL;
+        _cleanup_fd_list_ struct fd_list l = {};
+        struct handle *h, *o;
         uint64_t id, group;
-        size_t n = 0, total = 0;
-        bool group_left = false, persistent = false;
+        size_t total = 0;
+        bool group_left = false;
+        int r;
 
-        if (!h)
-                return;
+        r = call_get_handle(c, ((struct handle_params *) params)->handle, HANDLE_PROGRAM, ACCESS_OWN, &h);
+        if (r != 0)
+                return r;
         id = h->id;
         group = h->group;
         HANDLE_TABLE_FOREACH(&s->handles, o, i)
@@ -503,9 +497,8 @@ static void method_unload(struct call *c, void *params) {
         for (size_t pass = 0; pass < 3; pass++)
                 HANDLE_TABLE_FOREACH(&s->handles, o, i)
                         total += unload_drops(o, pass, id, group, group_left);
-        fds = calloc(total, sizeof(int));
-        if (!fds)
-                return call_reply_errno(c, "unload", ENOMEM);   /* nothing was dropped */
+        if (fd_list_reserve(&l, total) < 0)
+                return -ENOMEM;   /* nothing was dropped */
         for (size_t pass = 0; pass < 3; pass++)
                 for (size_t i = 0; i < s->handles.n;) {
                         o = s->handles.v[i];
@@ -513,14 +506,12 @@ static void method_unload(struct call *c, void *params) {
                                 i++;
                                 continue;
                         }
-                        persistent |= o->lifetime == LIFETIME_PERSISTENT;
-                        fds[n++] = server_drop_handle(s, o->id);
+                        fd_list_drop(s, &l, o->id);
                 }
         server_forget_orphans(s);
-        if (persistent)   /* a write and an fsync on the loop: only when it changes the file */
-                (void) state_save(s);
         server_notify_status(s);
-        call_reply_after_close(c, fds, n, NULL);
+        call_reply_after_close(c, &l);   /* and saves the state when it changed */
+        return 0;
 }
 
 const struct method methods_load[] = {
@@ -535,8 +526,8 @@ const struct method methods_load[] = {
                   { "grants", VL_ARRAY, false, offsetof(struct load_params, grants) },
                   { "attach", VL_BOOL, false, offsetof(struct load_params, attach) },
                   {} },
-          sizeof(struct load_params), 1 },
+          sizeof(struct load_params), 1, .operation = "load" },
         { "io.fexitd.Unload", method_unload, ROLE_CONSUMER,
-          (const struct vl_param[]) HANDLE_PARAM, sizeof(struct handle_params), 0 },
+          (const struct vl_param[]) HANDLE_PARAM, sizeof(struct handle_params), 0, .operation = "unload" },
         {}
 };

@@ -28,7 +28,6 @@ static json_object *target_to_json(const struct handle *h) {
 json_object *handle_to_json(struct server *s, const struct handle *h) {
         json_object *o = vl_obj();
         struct bb_info info;
-        char buf[64];
 
         vl_add_int(o, "handle", (int64_t) h->id);
         vl_add_str(o, "kind", handle_kind_to_string(h->kind));
@@ -65,17 +64,12 @@ json_object *handle_to_json(struct server *s, const struct handle *h) {
                 vl_add_int(o, "max_entries", h->max_entries);
                 vl_add_int(o, "map_flags", h->map_flags);
         }
-        if (h->n_grants > 0) {
-                json_object *g = vl_array();
-                for (size_t i = 0; i < h->n_grants; i++)
-                        vl_append(g, json_object_new_string(
-                                grant_format(&h->grants[i], buf, sizeof(buf))));
-                vl_add(o, "grants", g);
-        }
+        if (h->n_grants > 0)
+                vl_add(o, "grants", handle_grants_to_json(h));
         return o;
 }
 
-static void method_list(struct call *c, void *params) {
+static int method_list(struct call *c, void *params) {
         struct server *s = c->server;   /* c is freed by the reply */
         json_object *p = vl_obj(), *list = vl_array();
         struct handle *h;
@@ -89,6 +83,7 @@ static void method_list(struct call *c, void *params) {
          * pages back rather than let the heap keep its high-water mark */
         if (s->handles.n > 256)
                 (void) malloc_trim(0);
+        return 0;
 }
 
 /* The kernel's own view of a multi-link: what it attached, sorted by BTF id. */
@@ -99,13 +94,13 @@ static json_object *multi_link_to_json(const struct handle *h) {
         if (h->kind != HANDLE_LINK || h->fd < 0 || bb_multi_link_info(h->fd, &info) < 0)
                 return NULL;
         o = vl_obj();
-        ids = json_object_new_array_ext((int) info.count);
-        addrs = json_object_new_array_ext((int) info.count);
-        cookies = json_object_new_array_ext((int) info.count);
+        ids = vl_array();
+        addrs = vl_array();
+        cookies = vl_array();
         for (size_t i = 0; i < info.count; i++) {
-                json_object_array_add(ids, json_object_new_int64(info.ids[i]));
-                json_object_array_add(addrs, json_object_new_int64((int64_t) info.addrs[i]));
-                json_object_array_add(cookies, json_object_new_int64((int64_t) info.cookies[i]));
+                vl_append(ids, json_object_new_int64(info.ids[i]));
+                vl_append(addrs, json_object_new_int64((int64_t) info.addrs[i]));
+                vl_append(cookies, json_object_new_int64((int64_t) info.cookies[i]));
         }
         vl_add_int(o, "count", (int64_t) info.count);
         vl_add_int(o, "btf_obj_id", info.btf_obj_id);
@@ -118,41 +113,30 @@ static json_object *multi_link_to_json(const struct handle *h) {
 
 /* Describe's detail on top of List's: every function of a multi-link handle. */
 static json_object *describe_to_json(struct server *s, const struct handle *h) {
-        json_object *o = handle_to_json(s, h), *f, *k;
+        json_object *o = handle_to_json(s, h), *k;
 
         if (!h->multi)
                 return o;
-        f = json_object_new_array_ext((int) h->n_functions);
-        for (size_t i = 0; i < h->n_functions; i++) {
-                json_object *e = vl_obj();
-                vl_add_str(e, "function", h->functions[i]);
-                vl_add_int(e, "btf_id", h->btf_ids[i]);
-                json_object_array_add(f, e);
-        }
-        vl_add(o, "functions", f);
+        vl_add(o, "functions", handle_functions_to_json(h));
         if ((k = multi_link_to_json(h)))
                 vl_add(o, "link_info", k);
         return o;
 }
 
-static void method_describe(struct call *c, void *params) {
+static int method_describe(struct call *c, void *params) {
         struct handle_params *p = params;
         struct handle *h = handle_table_get(&c->server->handles, p->handle > 0 ? (uint64_t) p->handle : 0);
-        json_object *r = vl_obj();
+        json_object *r;
 
         /* Describe works on any kind, so it cannot use call_get_handle's kind check. */
-        if (h && peer_may(c->server, &c->peer, h, ACCESS_SHARE)) {
-                vl_add(r, "handle", describe_to_json(c->server, h));
-                call_reply(c, r);
-                return;
-        }
-        if (h) {
-                vl_put(r);
-                call_reply_denied(c, h, "the handle belongs to another user and was not granted to you");
-                return;
-        }
-        vl_add_int(r, "handle", p->handle);
-        call_reply_error(c, "io.fexitd.NoSuchHandle", r);
+        if (!h)
+                return CALL_ERROR(c, ERR_NO_SUCH_HANDLE, .handle = p->handle);
+        if (!peer_may(c->server, &c->peer, h, ACCESS_SHARE))
+                return call_denied(c, h, "the handle belongs to another user and was not granted to you");
+        r = vl_obj();
+        vl_add(r, "handle", describe_to_json(c->server, h));
+        call_reply(c, r);
+        return 0;
 }
 
 /* tracing_multi is probed at start, before the others (it decides how loads are planned). */
@@ -169,7 +153,7 @@ static json_object *features_to_json(const struct bb_features *f, bool tracing_m
         return o;
 }
 
-static void method_status(struct call *c, void *params) {
+static int method_status(struct call *c, void *params) {
         struct server *s = c->server;
         json_object *p = vl_obj();
 
@@ -186,6 +170,7 @@ static void method_status(struct call *c, void *params) {
         if (s->have_features)
                 vl_add(p, "features", features_to_json(&s->features, s->tracing_multi));
         call_reply(c, p);
+        return 0;
 }
 
 const struct method methods_query[] = {

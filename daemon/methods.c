@@ -8,7 +8,7 @@
 #include "daemon/methods.h"
 #include "io.fexitd.varlink.h"
 
-static const char interface_varlink_service[] =
+const char interface_varlink_service[] =
         "# The Varlink Service Interface is provided by every varlink service.\n"
         "interface org.varlink.service\n\n"
         "method GetInfo() -> (\n  vendor: string,\n  product: string,\n  version: string,\n"
@@ -26,7 +26,7 @@ static const struct { const char *name; const char *description; } interfaces[] 
         { "io.fexitd", interface_io_fexitd },
 };
 
-static void method_get_info(struct call *c, void *params) {
+static int method_get_info(struct call *c, void *params) {
         json_object *p = vl_obj(), *list = vl_array();
 
         for (size_t i = 0; i < ELEMENTSOF(interfaces); i++)
@@ -37,24 +37,25 @@ static void method_get_info(struct call *c, void *params) {
         vl_add_str(p, "url", "https://fexitd.invalid/");
         vl_add(p, "interfaces", list);
         call_reply(c, p);
+        return 0;
 }
 
 struct describe_params {
         const char *interface;
 };
 
-static void method_get_interface_description(struct call *c, void *params) {
+static int method_get_interface_description(struct call *c, void *params) {
         struct describe_params *p = params;
-        json_object *r = vl_obj();
+        json_object *r;
 
         for (size_t i = 0; i < ELEMENTSOF(interfaces); i++)
                 if (strcmp(p->interface, interfaces[i].name) == 0) {
+                        r = vl_obj();
                         vl_add_str(r, "description", interfaces[i].description);
                         call_reply(c, r);
-                        return;
+                        return 0;
                 }
-        vl_add_echo(r, "interface", p->interface);
-        call_reply_error(c, "org.varlink.service.InterfaceNotFound", r);
+        return CALL_ERROR(c, ERR_INTERFACE_NOT_FOUND, .interface = p->interface);
 }
 
 const struct method methods_service[] = {

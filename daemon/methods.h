@@ -3,8 +3,8 @@
 
 /* The verbs: static tables from method name to {handler, least role, parameter spec}
  * (struct method, common/varlink-server.h). A handler parses nothing itself: it receives its
- * parameters already checked against the spec, does one thing, and ends in call_reply*() — at
- * once, or from a worker job's done(). */
+ * parameters already checked against the spec, does one thing, and returns as daemon/reply.h
+ * says: 0 once it replied or handed the call to a job, a negative errno, or an error code. */
 
 #include "common/varlink-json.h"
 #include "common/varlink-server.h"
@@ -12,6 +12,7 @@
 #include "daemon/backend-errors.h"
 #include "daemon/manager.h"
 #include "daemon/release.h"
+#include "daemon/reply.h"
 #include "daemon/state.h"
 
 /* The parameters of the verbs that take nothing but a handle. */
@@ -28,5 +29,11 @@ extern const struct method methods_link[];      /* Attach, Detach, TakeLink, Sha
 /* All of them, NULL-terminated. */
 extern const struct method *const methods_all[];
 
+/* org.varlink.service's interface description, as GetInterfaceDescription serves it. */
+extern const char interface_varlink_service[];
+
 /* Shared by the verbs. */
 json_object *handle_to_json(struct server *s, const struct handle *h);
+/* A new link of program prog, owned by the caller of c: the program's name, target, functions,
+ * load, grants and source. Not in the table yet; NULL when out of memory. */
+struct handle *link_handle_new(const struct call *c, const struct handle *prog, enum handle_lifetime lifetime);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/macro.h"
+#include "common/parse-util.h"
 #include "common/peer.h"
 #include "daemon/policy.h"
 
@@ -188,19 +189,6 @@ static bool valid_name(const char *s) {
         return n > 0;
 }
 
-/* 0..4294967294: (uid_t) -1 means "no id" to the kernel. */
-static int parse_id(const char *s, uint32_t *ret) {
-        uint64_t v = 0;
-
-        for (; *s; s++) {
-                v = v * 10 + (uint64_t) (*s - '0');
-                if (v >= UINT32_MAX)
-                        return -ERANGE;
-        }
-        *ret = (uint32_t) v;
-        return 0;
-}
-
 /* getpwnam_r() and getgrnam_r(): 0 and no result, or one of these, mean "no such name". */
 static int nss_result(int r, const void *found) {
         if (r == 0 || r == ENOENT || r == ESRCH || r == EBADF || r == EPERM)
@@ -264,7 +252,7 @@ static int parse_subject(struct parser *ps, const char *tok, struct rule *rule) 
         if (!*name)
                 return fail(ps, -EINVAL, "missing %s name after '%s:'", what, what);
         if (all_digits(name)) {
-                if (parse_id(name, &rule->id) < 0)
+                if (parse_uid(name, &rule->id) < 0)
                         return fail(ps, -EINVAL, "invalid %s id " ECHO " (at most %u)", what,
                                     ECHO_ARGS(name), UINT32_MAX - 1);
                 return 0;

@@ -22,41 +22,43 @@ int server_drop_handle(struct server *s, uint64_t id) {
         return fd;
 }
 
-struct close_reply_job {
-        struct job job;
-        struct call *call;
-        json_object *params;
-        size_t n;
-        int fds[];
-};
-
-static void close_reply_run(struct job *job) {
-        struct close_reply_job *j = (struct close_reply_job *) job;
-
-        close_many(j->fds, j->n);
+int fd_list_reserve(struct fd_list *l, size_t n) {
+        return GREEDY_REALLOC(l->fds, l->cap, n);
 }
 
-static void close_reply_done(struct job *job) {
-        struct close_reply_job *j = (struct close_reply_job *) job;
+void fd_list_drop(struct server *s, struct fd_list *l, uint64_t id) {
+        const struct handle *h = handle_table_get(&s->handles, id);
+        int fd;
 
-        call_reply(j->call, j->params);
-        free(j);
-}
-
-void call_reply_after_close(struct call *c, int *fds, size_t n_fds, json_object *params) {
-        struct close_reply_job *j = malloc(sizeof(*j) + n_fds * sizeof(int));
-
-        if (!j) {
-                close_many(fds, n_fds);   /* slow on this thread, but nothing leaks */
-                call_reply(c, params);
+        if (!h)
                 return;
-        }
-        *j = (struct close_reply_job) { .job = { .run = close_reply_run, .done = close_reply_done },
-                                        .call = c, .params = params, .n = n_fds };
-        memcpy(j->fds, fds, n_fds * sizeof(int));
-        for (size_t i = 0; i < n_fds; i++)
-                fds[i] = -EBADF;
-        worker_pool_submit(c->server->pool, &j->job);
+        l->persistent |= h->lifetime == LIFETIME_PERSISTENT;
+        fd = server_drop_handle(s, id);
+        if (fd >= 0 && ARRAY_APPEND(l->fds, l->n, l->cap, fd) < 0)
+                safe_close(fd);
+}
+
+void fd_list_done(struct fd_list *l) {
+        close_many(l->fds, l->n);
+        free(l->fds);
+        *l = (struct fd_list) {};
+}
+
+static void reply_closed(void *call) {
+        call_reply(call, NULL);
+}
+
+/* A persistent handle went: the reply waits for state.json to say so too. */
+static void save_then_reply(void *call) {
+        struct call *c = call;
+
+        state_save_then(c->server, reply_closed, c);
+}
+
+void call_reply_after_close(struct call *c, struct fd_list *l) {
+        call_defer(c);
+        worker_pool_close_fds(c->server->pool, l->fds, l->n, l->persistent ? save_then_reply : reply_closed, c);
+        l->n = 0;
 }
 
 /* A handed-off link is its holder's; its record only says who holds it. Once the program it
@@ -87,10 +89,9 @@ void server_forget_orphans(struct server *s) {
  * close is the one that really releases the object. */
 void server_release_connection(struct server *s, uint64_t conn_id) {
         static const enum handle_kind order[] = { HANDLE_LINK, HANDLE_PROGRAM, HANDLE_MAP };
-        _cleanup_free_ int *fds = NULL;
-        size_t n = 0, cap = 0, owned = 0;
+        _cleanup_fd_list_ struct fd_list l = {};
+        size_t owned = 0;
         struct handle *h;
-        bool here;
 
         HANDLE_TABLE_FOREACH(&s->handles, h, i)
                 owned += h->conn_id == conn_id && !h->busy;
@@ -98,10 +99,9 @@ void server_release_connection(struct server *s, uint64_t conn_id) {
                 return;
         /* Without room for the fds, they are closed here: slow on the loop's thread, but nothing
          * stays loaded for a client that is gone. */
-        here = GREEDY_REALLOC(fds, cap, owned) < 0;
+        (void) fd_list_reserve(&l, owned);
         for (size_t k = 0; k < ELEMENTSOF(order); k++)
                 for (size_t i = 0; i < s->handles.n;) {
-                        int fd;
                         h = s->handles.v[i];
                         if (h->conn_id != conn_id || h->kind != order[k] || h->busy) {
                                 i++;
@@ -111,14 +111,9 @@ void server_release_connection(struct server *s, uint64_t conn_id) {
                                                                .function = h->function },
                                  "Releasing %s handle %" PRIu64 " of a closed connection",
                                  handle_kind_to_string(h->kind), h->id);
-                        fd = server_drop_handle(s, h->id);
-                        if (here)
-                                safe_close(fd);
-                        else
-                                fds[n++] = fd;
+                        fd_list_drop(s, &l, h->id);
                 }
-        if (n > 0)
-                worker_pool_close_fds(s->pool, fds, n);
+        worker_pool_close_fds(s->pool, l.fds, l.n, NULL, NULL);
         server_forget_orphans(s);
         server_notify_status(s);
 }

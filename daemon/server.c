@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include "daemon/access.h"
+#include "daemon/errors.h"
 #include "daemon/log.h"
 #include "daemon/methods.h"
 #include "daemon/release.h"
 #include "daemon/server.h"
+#include "daemon/state.h"
 
-static void on_deny(struct call *c) {
-        call_reply_denied(c, NULL, "this method is for root and the admin group only");
+static int on_deny(struct call *c) {
+        return call_denied(c, NULL, "this method is for root and the admin group only");
 }
 
 static void on_connected(struct server *s, uint64_t conn_id) {
@@ -31,6 +33,7 @@ static void on_log(int priority, const struct peer *peer, const char *method, co
 static const struct vl_server_ops server_ops = {
         .peer_role = manager_peer_role,
         .deny = on_deny,
+        .finish = call_finish_handler,
         .connected = on_connected,
         .disconnected = on_disconnected,
         .log = on_log,
@@ -40,8 +43,8 @@ int server_init(struct server *s, sd_event *e, const struct config *cfg, int lis
         struct vl_server_config vc = {
                 .app = s,
                 .ops = &server_ops,
-                .errors = { .protocol = "io.fexitd.ProtocolError", .limit = "io.fexitd.LimitExceeded",
-                            .system = "io.fexitd.KernelError", .fds = "io.fexitd.InvalidFileDescriptors" },
+                .errors = { .protocol = error_name(ERR_PROTOCOL), .limit = error_name(ERR_LIMIT_EXCEEDED),
+                            .system = error_name(ERR_KERNEL), .fds = error_name(ERR_INVALID_FDS) },
                 .tables = methods_all,
                 .limits = cfg->limits,
         };
@@ -58,4 +61,5 @@ int server_init(struct server *s, sd_event *e, const struct config *cfg, int lis
 void server_done(struct server *s) {
         vl_server_done(&s->vs);
         manager_done(s);
+        s->state_writer = state_writer_free(s->state_writer);   /* after the pool: its jobs use it */
 }

@@ -98,19 +98,6 @@ static int read_boot_id(char buf[static 64]) {
         return r;
 }
 
-/* A multi-link handle's functions: [{"function": NAME, "btf_id": ID}, ...] */
-static json_object *functions_to_json(const struct handle *h) {
-        json_object *a = json_object_new_array_ext((int) h->n_functions);
-
-        for (size_t i = 0; i < h->n_functions; i++) {
-                json_object *e = vl_obj();
-                vl_add_str(e, "function", h->functions[i]);
-                vl_add_int(e, "btf_id", h->btf_ids[i]);
-                json_object_array_add(a, e);
-        }
-        return a;
-}
-
 static int functions_from_json(struct handle *h, json_object *a) {
         size_t n = json_object_array_length(a);
         _cleanup_free_ const char **names = calloc(n ? n : 1, sizeof(char *));
@@ -131,8 +118,7 @@ static int functions_from_json(struct handle *h, json_object *a) {
 }
 
 static json_object *record_to_json(const struct handle *h) {
-        json_object *o = vl_obj(), *g = vl_array();
-        char buf[64];
+        json_object *o = vl_obj();
 
         vl_add_int(o, "handle", (int64_t) h->id);
         vl_add_str(o, "kind", handle_kind_to_string(h->kind));
@@ -160,11 +146,9 @@ static json_object *record_to_json(const struct handle *h) {
                 vl_add_int(o, "holder_start", (int64_t) h->holder_start);
         vl_add_int(o, "created_usec", (int64_t) h->created_usec);
         vl_add_str(o, "recovery", h->recovery);
-        for (size_t i = 0; i < h->n_grants; i++)
-                vl_append(g, json_object_new_string(grant_format(&h->grants[i], buf, sizeof(buf))));
-        vl_add(o, "grants", g);
+        vl_add(o, "grants", handle_grants_to_json(h));
         if (h->multi)
-                vl_add(o, "functions", functions_to_json(h));
+                vl_add(o, "functions", handle_functions_to_json(h));
         return o;
 }
 
@@ -225,11 +209,12 @@ static int write_atomic(const char *dir, const char *name, const char *text) {
         return fsync_dir(dir);
 }
 
-int state_save(struct server *s) {
+char *state_snapshot(struct server *s) {
         json_object *o = vl_obj(), *list = vl_array();
         char boot_id[64] = "";
         struct handle *h;
-        int r;
+        const char *text;
+        char *copy;
 
         (void) read_boot_id(boot_id);
         vl_add_int(o, "version", STATE_VERSION);
@@ -239,16 +224,21 @@ int state_save(struct server *s) {
                 if (h->lifetime == LIFETIME_PERSISTENT)
                         vl_append(list, record_to_json(h));
         vl_add(o, "handles", list);
-        if (vl_broken(o)) {   /* never write a file that lacks records: keep the last one */
-                vl_put(o);
-                log_error("Cannot write %s/state.json: %s", s->cfg.state_dir, strerror(ENOMEM));
-                return -ENOMEM;
-        }
-        r = write_atomic(s->cfg.state_dir, "state.json",
-                         json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        /* never write a file that lacks records: keep the last one */
+        text = vl_broken(o) ? NULL :
+               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        copy = text ? strdup(text) : NULL;
         vl_put(o);
+        if (!copy)
+                log_error("Cannot write %s/state.json: %s", s->cfg.state_dir, strerror(ENOMEM));
+        return copy;
+}
+
+int state_write_file(const char *dir, const char *text) {
+        int r = write_atomic(dir, "state.json", text);
+
         if (r < 0)
-                log_error("Cannot write %s/state.json: %s", s->cfg.state_dir, strerror(-r));
+                log_error("Cannot write %s/state.json: %s", dir, strerror(-r));
         return r;
 }
 

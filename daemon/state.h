@@ -8,10 +8,21 @@
 int state_pin(struct server *s, const struct handle *h);
 void state_unpin(struct server *s, const struct handle *h);
 int state_save(struct server *s);
+/* The same off the loop's thread (8-12 ms of fsync): the table is taken as it is now, written by
+ * a worker job, and then(userdata) runs on the loop once it is on disk (or the write failed,
+ * which is logged, as state_save() does). Writes are ordered, and a snapshot overtaken by a newer
+ * one before its turn is never written: the newer one covers its waiters. */
+void state_save_then(struct server *s, void (*then)(void *userdata), void *userdata);
+struct state_writer *state_writer_free(struct state_writer *w);
 /* Re-adopts the persistent handles of a previous run; cleans up stale pins and records. */
 int state_restore(struct server *s);
 
 /* Private to state.c and state-rebuild.c: how the state file and the pins are reconciled. */
+
+/* state.json's text for the table as it is now (NULL when out of memory, logged), and its
+ * atomic, durable write into dir (logged on failure). The writer is state-save.c. */
+char *state_snapshot(struct server *s);
+int state_write_file(const char *dir, const char *text);
 
 /* Handle numbers above this are refused from a state file or a pin name, so that next_handle
  * can never wrap (and stays exact as a JSON number for any client). */

@@ -152,6 +152,15 @@ void worker_pool_submit(struct worker_pool *p, struct job *j) {
         pthread_mutex_unlock(&p->lock);
 }
 
+bool worker_pool_stopping(struct worker_pool *p) {
+        bool r;
+
+        pthread_mutex_lock(&p->lock);
+        r = p->stopping;
+        pthread_mutex_unlock(&p->lock);
+        return r;
+}
+
 unsigned worker_pool_busy(struct worker_pool *p) {
         unsigned n;
 
@@ -163,6 +172,8 @@ unsigned worker_pool_busy(struct worker_pool *p) {
 
 struct close_job {
         struct job job;
+        void (*then)(void *userdata);
+        void *userdata;
         size_t n;
         int fds[];
 };
@@ -174,29 +185,32 @@ static void close_run(struct job *j) {
 }
 
 static void close_done(struct job *j) {
-        free(j);
+        struct close_job *c = (struct close_job *) j;
+
+        if (c->then)
+                c->then(c->userdata);
+        free(c);
 }
 
-void worker_pool_close_fds(struct worker_pool *p, int *fds, size_t n) {
+void worker_pool_close_fds(struct worker_pool *p, int *fds, size_t n, void (*then)(void *userdata),
+                           void *userdata) {
         struct close_job *c;
         size_t k = 0;
 
         for (size_t i = 0; i < n; i++)
-                if (fds[i] >= 0)
-                        fds[k++] = fds[i];
-        if (k == 0)
-                return;
-        c = malloc(sizeof(*c) + k * sizeof(int));
+                k += fds[i] >= 0;
+        c = k > 0 ? malloc(sizeof(*c) + k * sizeof(int)) : NULL;
         if (!c) {
-                /* out of memory: closing here is slow but correct */
-                close_many(fds, k);
-                for (size_t i = k; i < n; i++)
-                        fds[i] = -EBADF;
+                /* nothing to close, or out of memory: closing here is slow but correct */
+                close_many(fds, n);
+                if (then)
+                        then(userdata);
                 return;
         }
-        *c = (struct close_job) { .job = { .run = close_run, .done = close_done }, .n = k };
-        memcpy(c->fds, fds, k * sizeof(int));
+        *c = (struct close_job) { .job = { .run = close_run, .done = close_done }, .then = then,
+                                  .userdata = userdata };
         for (size_t i = 0; i < n; i++)
-                fds[i] = -EBADF;
+                if (fds[i] >= 0)
+                        c->fds[c->n++] = TAKE_FD(fds[i]);
         worker_pool_submit(p, &c->job);
 }

@@ -536,6 +536,129 @@ START_TEST(programs_d_waits_for_rebuilt_programs) {
 }
 END_TEST
 
+/* A connection to the daemon restarted without its state file: every handle rebuilt. */
+static int connect_rebuilt(void) {
+        remove_state();
+        ck_assert_int_eq(test_daemon_restart(&d, SIGKILL), 0);
+        return test_connect(&d);
+}
+
+/* A successful call on handle that returns one fd (*ret_fd); the reply (the caller puts it). */
+static json_object *call_fd(int fd, const char *method, uint64_t handle, int *ret_fd) {
+        char params[64];
+        json_object *o;
+        int fds[8];
+        size_t n_fds = 0;
+
+        snprintf(params, sizeof(params), "{\"handle\":%" PRIu64 "}", handle);
+        ck_assert_int_eq(test_send_call(fd, method, params, NULL, 0), 0);
+        ck_assert_int_eq(test_recv(fd, &o, fds, &n_fds), 0);
+        ck_assert_msg(!vl_get_str(o, "error"), "%s: %s", method, json_object_to_json_string(o));
+        ck_assert_uint_eq(n_fds, 1);
+        *ret_fd = fds[0];
+        return o;
+}
+
+/* The verbs that drop or hand out real objects, on handles rebuilt from their pins (the host
+ * cannot load fexit): ShareMap gives an array map read-only, Detach drops the link and its pin
+ * for good (a restart does not bring it back) and leaves its program loaded. */
+START_TEST(detach_and_share_rebuilt_handles) {
+        json_object *o, *h;
+        const char *err;
+        int fd, map, v = 0, key = 0;
+
+        if (!d.bpffs)
+                return;
+        fd = connect_rebuilt();
+        o = call_fd(fd, "io.fexitd.ShareMap", MAP_A, &map);
+        ck_assert(!vl_get_bool(json_object_object_get(o, "parameters"), "writable", true));
+        ck_assert_int_eq(bpf_map_lookup_elem(map, &key, &v), 0);
+        ck_assert_int_lt(bpf_map_update_elem(map, &key, &v, 0), 0);   /* read-only */
+        close(map);
+        json_object_put(o);
+        ck_assert_int_eq(test_call(fd, "io.fexitd.Detach", "{\"handle\":3}", NULL, 0, &o, &err), 0);
+        ck_assert_str_eq(err, "io.fexitd.WrongHandleKind");
+        ck_assert_str_eq(vl_get_str(json_object_object_get(o, "parameters"), "actual"), "program");
+        json_object_put(o);
+        json_object_put(call_ok(fd, "io.fexitd.Detach", "{\"handle\":4}"));
+        assert_pins((const char *[]) { "link-4", NULL }, false);
+        h = describe(fd, PROG_A);
+        ck_assert_str_eq(vl_get_str(h, "state"), "loaded");
+        json_object_put(h);
+        test_disconnect(fd);
+        ck_assert_int_eq(test_daemon_restart(&d, SIGKILL), 0);
+        fd = test_connect(&d);
+        o = call_ok(fd, "io.fexitd.List", NULL);
+        ck_assert_ptr_null(find_handle(handles_of(o), LINK_A));
+        ck_assert_ptr_nonnull(find_handle(handles_of(o), PROG_A));
+        json_object_put(o);
+        test_disconnect(fd);
+}
+END_TEST
+
+/* TakeLink hands the link's fd to the caller and drops the daemon's pin and fd: the link lives
+ * as long as the caller's fd, and Detach and a second TakeLink answer NotDetachable. */
+START_TEST(take_link_of_a_rebuilt_link) {
+        json_object *o;
+        const char *err;
+        int fd, link, kfd;
+
+        if (!d.bpffs)
+                return;
+        fd = connect_rebuilt();
+        o = call_fd(fd, "io.fexitd.TakeLink", LINK_A, &link);
+        ck_assert_str_eq(vl_get_str(json_object_object_get(json_object_object_get(o, "parameters"), "link"),
+                                    "state"), "handed-off");
+        json_object_put(o);
+        assert_pins((const char *[]) { "link-4", NULL }, false);
+        ck_assert_int_eq(kernel_id_of(link), kernel_ids[1]);
+        ck_assert_int_eq(test_call(fd, "io.fexitd.Detach", "{\"handle\":4}", NULL, 0, &o, &err), 0);
+        ck_assert_str_eq(err, "io.fexitd.NotDetachable");
+        json_object_put(o);
+        ck_assert_int_eq(test_call(fd, "io.fexitd.TakeLink", "{\"handle\":4}", NULL, 0, &o, &err), 0);
+        ck_assert_str_eq(err, "io.fexitd.NotDetachable");
+        ck_assert_str_eq(vl_get_str(json_object_object_get(o, "parameters"), "reason"),
+                         "the link was already handed off");
+        json_object_put(o);
+        test_disconnect(fd);
+        /* ours is the last reference: closing it releases the link */
+        close(link);
+        for (int i = 0; i < 500 && (kfd = bpf_link_get_fd_by_id(kernel_ids[1])) >= 0; i++) {
+                close(kfd);
+                usleep(10000);
+        }
+        ck_assert_int_lt(bpf_link_get_fd_by_id(kernel_ids[1]), 0);
+}
+END_TEST
+
+/* state.json is written off the loop, but a persistent TakeLink is answered only once it is on
+ * disk: killed right after the answer, the daemon still knows the link as handed off (no pin
+ * holds it any more, only its record), and an acknowledged Unload stays done. */
+START_TEST(acknowledged_changes_survive_a_crash) {
+        json_object *o, *h;
+        int fd, link;
+
+        if (!d.bpffs)
+                return;
+        fd = connect_rebuilt();
+        unload(fd, PROG_B);
+        /* last, so that no later save can write its record instead */
+        json_object_put(call_fd(fd, "io.fexitd.TakeLink", LINK_A, &link));
+        test_disconnect(fd);
+        ck_assert_int_eq(test_daemon_restart(&d, SIGKILL), 0);
+        fd = test_connect(&d);
+        o = call_ok(fd, "io.fexitd.List", NULL);
+        h = find_handle(handles_of(o), LINK_A);
+        ck_assert_msg(h, "the handed-off link was lost: %s", json_object_to_json_string(o));
+        ck_assert_str_eq(vl_get_str(h, "state"), "handed-off");
+        ck_assert_int_eq(vl_get_int(h, "holder_pid", 0), getpid());
+        ck_assert_ptr_null(find_handle(handles_of(o), PROG_B));
+        json_object_put(o);
+        test_disconnect(fd);
+        close(link);
+}
+END_TEST
+
 Suite *test_suite(void) {
         Suite *s = suite_create("fexitd-persist");
         TCase *tc = tcase_create("host");
@@ -549,6 +672,9 @@ Suite *test_suite(void) {
         tcase_add_test(tc, missing_boot_id_keeps_objects);
         tcase_add_test(tc, many_bad_records_are_summarised);
         tcase_add_test(tc, programs_d_waits_for_rebuilt_programs);
+        tcase_add_test(tc, detach_and_share_rebuilt_handles);
+        tcase_add_test(tc, take_link_of_a_rebuilt_link);
+        tcase_add_test(tc, acknowledged_changes_survive_a_crash);
         suite_add_tcase(s, tc);
         return s;
 }

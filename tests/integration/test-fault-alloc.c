@@ -49,6 +49,15 @@ static const struct verb {
         { "io.fexitd.Load", "{\"catalog\":\"x\",\"grants\":[\"user:root\",\"group:root\"]}" },
         { "io.fexitd.Load", "{\"catalog\":\"fexit_count\",\"lifetime\":\"persistent\",\"attach\":true}" },
         { "io.fexitd.Load", "{\"object\":0,\"programs\":[{\"name\":\"fexit_count\",\"functions\":[\"vfs_*\"]}]}", true },
+        /* errors a handler returns as a code, with each kind of parameter of the error table */
+        { "org.varlink.service.GetInterfaceDescription", "{\"interface\":\"org.nope\"}" },
+        { "org.nope.Method", NULL },
+        { "io.fexitd.Load", "{\"catalog\":\"x\",\"lifetime\":\"forever\"}" },
+        { "io.fexitd.Load", "{\"object\":1}", true },
+        { "io.fexitd.Load", "{\"object\":0,\"programs\":[{\"name\":\"p\",\"functions\":[\"a*\",\"b*\","
+          "\"c*\",\"d*\",\"e*\",\"f*\",\"g*\",\"h*\",\"i*\",\"j*\",\"k*\",\"l*\",\"m*\",\"n*\",\"o*\","
+          "\"p*\",\"q*\",\"r*\",\"s*\",\"t*\",\"u*\",\"v*\",\"w*\",\"x*\",\"y*\",\"z*\",\"A*\",\"B*\","
+          "\"C*\",\"D*\",\"E*\",\"F*\",\"G*\"]}]}", true },
 };
 
 static void arm(long n) {

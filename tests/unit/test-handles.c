@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "check-main.h"
+#include "common/parse-util.h"
 #include "daemon/handles.h"
 
 START_TEST(ids_increase_and_are_never_reused) {
@@ -137,6 +138,27 @@ START_TEST(grants) {
 }
 END_TEST
 
+/* The one parser of numeric uids and gids, for grants and policy.conf alike. */
+START_TEST(uids) {
+        uint32_t id = 42;
+
+        ck_assert_int_eq(parse_uid("0", &id), 0);
+        ck_assert_uint_eq(id, 0);
+        ck_assert_int_eq(parse_uid("007", &id), 0);
+        ck_assert_uint_eq(id, 7);
+        ck_assert_int_eq(parse_uid("4294967294", &id), 0);
+        ck_assert_uint_eq(id, 4294967294u);
+        ck_assert_int_eq(parse_uid("4294967295", &id), -ERANGE);
+        ck_assert_int_eq(parse_uid("99999999999999999999999", &id), -ERANGE);
+        ck_assert_int_eq(parse_uid("", &id), -EINVAL);
+        ck_assert_int_eq(parse_uid("+5", &id), -EINVAL);
+        ck_assert_int_eq(parse_uid(" 5", &id), -EINVAL);
+        ck_assert_int_eq(parse_uid("5x", &id), -EINVAL);
+        ck_assert_int_eq(parse_uid("-1", &id), -EINVAL);
+        ck_assert_uint_eq(id, 4294967294u);   /* untouched on failure */
+}
+END_TEST
+
 Suite *test_suite(void) {
         Suite *s = suite_create("handles");
         TCase *tc = tcase_create("table");
@@ -148,6 +170,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, many_handles);
         tcase_add_test(tc, strings);
         tcase_add_test(tc, grants);
+        tcase_add_test(tc, uids);
         suite_add_tcase(s, tc);
         return s;
 }

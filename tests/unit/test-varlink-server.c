@@ -30,15 +30,18 @@ struct server {
 
 static struct server app;
 
-static void method_echo(struct call *c, void *params) {
+static int method_echo(struct call *c, void *params) {
         app.calls++;
         app.nested |= app.replying;
         call_reply(c, vl_obj());
+        return 0;
 }
 
-static void method_later(struct call *c, void *params) {
+static int method_later(struct call *c, void *params) {
         app.calls++;
         app.held = c;
+        call_defer(c);
+        return 0;
 }
 
 static const struct method toy[] = {
@@ -52,8 +55,9 @@ static enum role toy_role(struct server *s, const struct peer *p) {
         return ROLE_CONSUMER;
 }
 
-static void toy_deny(struct call *c) {
+static int toy_deny(struct call *c) {
         call_reply_error(c, "org.example.toy.Denied", NULL);
+        return 0;
 }
 
 static void toy_connected(struct server *s, uint64_t id) {
