@@ -1,7 +1,11 @@
 # The BPF backend: the only code that calls bpf()/libbpf, and its BTF name index.
 # Included from daemon/CMakeLists.txt; the daemon and the tests link fexitd_backend.
 add_library(fexitd_backend STATIC
-  ${CMAKE_CURRENT_LIST_DIR}/bpf-backend.c
+  ${CMAKE_CURRENT_LIST_DIR}/bpf-errors.c
+  ${CMAKE_CURRENT_LIST_DIR}/bpf-object.c
+  ${CMAKE_CURRENT_LIST_DIR}/bpf-plan.c
+  ${CMAKE_CURRENT_LIST_DIR}/bpf-load.c
+  ${CMAKE_CURRENT_LIST_DIR}/bpf-kernel.c
   ${CMAKE_CURRENT_LIST_DIR}/bpf-multi.c
   ${CMAKE_CURRENT_LIST_DIR}/bpf-probe.c
   ${CMAKE_CURRENT_LIST_DIR}/bpf-describe.c

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* What the files of the BPF backend share (bpf-errors.c, bpf-object.c, bpf-plan.c, bpf-load.c,
+ * bpf-kernel.c). Private to them: the rest of the daemon includes daemon/bpf-backend.h only. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/macro.h"
+#include "daemon/bpf-backend.h"
+
+struct bpf_object;
+struct bpf_program;
+struct btf_index;
+
+#define OBJECT_SIZE_MAX (64u << 20)
+#define LOG_TAIL_MAX (16u << 10)
+#define INSTANCE_LOG_MIN (64u << 10)
+#define INSTANCE_LOG_MAX (16u << 20)
+
+static inline uint64_t ptr_to_u64(const void *p) {
+        return (uint64_t) (uintptr_t) p;
+}
+
+/* Errors and libbpf's messages (bpf-errors.c) ------------------------------------------------ */
+
+struct capture {
+        char *tail;               /* warnings and infos, the last LOG_TAIL_MAX bytes */
+        size_t n_tail;
+        char *vlog;               /* the last verifier log libbpf printed */
+        char vprog[64];           /* ... and its program */
+        char prog[64];            /* the last program a warning named */
+        char first[512];          /* the first warning, one line: usually the cause */
+};
+
+_printf_(6, 7)
+int fail(struct bb_error *e, enum bb_error_kind kind, int r, const char *program,
+         const char *function, const char *fmt, ...);
+void set_operation(struct bb_error *e, const char *op);
+void set_log(struct bb_error *e, const char *log);
+const char *errno_hint(int err);
+void backend_init(void);
+void capture_start(struct capture *c);
+void capture_stop(struct capture *c);
+void capture_done(struct capture *c);
+const char *last_useful_line(const char *log, char *buf, size_t size);
+int fail_verifier(struct bb_error *e, int r, const char *prog, const char *function,
+                  const char *log);
+int fail_load(struct bb_error *e, int r, const char *prog, const char *function,
+              const char *detail, const char *log);
+
+/* Reading and checking the object (bpf-object.c) --------------------------------------------- */
+
+int read_object(int fd, char **ret, size_t *ret_size, struct bb_error *e);
+int check_elf(char *buf, size_t size, char **ret_license, struct bb_error *e);
+
+/* Planning (bpf-plan.c) ---------------------------------------------------------------------- */
+
+struct tprog {                    /* a loaded BPF program to attach to */
+        uint32_t id;
+        int fd;
+        struct btf_index *idx;    /* its functions */
+};
+
+struct target {
+        char *function;
+        uint32_t btf_id;
+        const char *btf_object;   /* owned by an index the load holds */
+        struct tprog *tprog;      /* NULL: a kernel function */
+};
+
+struct plan {
+        struct bpf_program *prog;
+        bool sleepable;
+        bool want_multi;          /* given `functions` or a fexit.multi/ section */
+        struct target *targets;
+        size_t n_targets, n_alloc;
+        const struct btf_func **seen; /* set of the targets' index entries: a power of two */
+        size_t n_seen_slots;
+};
+
+struct module_fd {
+        char *name;
+        int fd;
+};
+
+struct load_ctx {
+        const struct bb_load_request *req;
+        struct bb_error *err;
+        struct btf_index *sys;
+        char *buf;
+        size_t size;
+        char *license;
+        struct bpf_object *obj;
+        struct plan *plans;
+        size_t n_plans, n_instances;
+        struct tprog **tprogs;
+        size_t n_tprogs;
+        struct module_fd *mods;
+        size_t n_mods;
+        struct bb_load_result res;
+};
+
+struct plan *plan_find(struct load_ctx *c, const char *name);
+bool plan_multi_wanted(const struct load_ctx *c, const struct plan *pl);
+int fail_too_many(struct load_ctx *c, const struct plan *pl, const char *function);
+int plan_load(struct load_ctx *c);
