@@ -35,8 +35,8 @@ static void set_str(char **dst, const char *s) {
 /* Records a failure in e (if any) and returns r. Only kernel and verifier errors carry an errno:
  * the others are found before the kernel sees anything. Set operation and log afterwards. */
 _printf_(6, 7)
-int fail(struct bb_error *e, enum bb_error_kind kind, int r, const char *program,
-                const char *function, const char *fmt, ...) {
+int bb_fail(struct bb_error *e, enum bb_error_kind kind, int r, const char *program,
+            const char *function, const char *fmt, ...) {
         va_list ap;
 
         if (!e)
@@ -53,7 +53,7 @@ int fail(struct bb_error *e, enum bb_error_kind kind, int r, const char *program
         return r;
 }
 
-void set_operation(struct bb_error *e, const char *op) {
+void bb_set_operation(struct bb_error *e, const char *op) {
         if (e)
                 set_str(&e->operation, op);
 }
@@ -74,7 +74,7 @@ static char *log_tail(const char *log) {
         return strdup(p);
 }
 
-void set_log(struct bb_error *e, const char *log) {
+void bb_set_log(struct bb_error *e, const char *log) {
         if (!e || !log || !*log)
                 return;
         free(e->log);
@@ -82,7 +82,7 @@ void set_log(struct bb_error *e, const char *log) {
 }
 
 /* Why the kernel said no, in words an operator can act on. */
-const char *errno_hint(int err) {
+const char *bb_errno_hint(int err) {
         switch (err) {
         case EPERM:
                 return "the kernel refused (EPERM): loading and attaching fexit programs needs "
@@ -107,10 +107,10 @@ const char *errno_hint(int err) {
 
 /* libbpf's messages, captured per thread ----------------------------------------------------- */
 
-static __thread struct capture *tl_capture;
+static __thread struct bb_capture *tl_capture;
 static bb_log_func_t log_func;
 
-static void tail_append(struct capture *c, const char *s) {
+static void tail_append(struct bb_capture *c, const char *s) {
         size_t len = strlen(s);
 
         if (!c->tail && !(c->tail = malloc(LOG_TAIL_MAX + 1)))
@@ -131,7 +131,7 @@ static void tail_append(struct capture *c, const char *s) {
 }
 
 /* libbpf 1.1 retries a failed load with a log and prints it in one message between these. */
-static void capture_verifier_log(struct capture *c, const char *msg) {
+static void capture_verifier_log(struct bb_capture *c, const char *msg) {
         static const char begin[] = "-- BEGIN PROG LOAD LOG --\n", end[] = "-- END PROG LOAD LOG --";
         const char *b = strstr(msg, begin), *p;
         _cleanup_free_ char *log = NULL;
@@ -148,7 +148,7 @@ static void capture_verifier_log(struct capture *c, const char *msg) {
         c->vlog = log ? log_tail(log) : NULL;
 }
 
-static void capture_message(struct capture *c, const char *msg) {
+static void capture_message(struct bb_capture *c, const char *msg) {
         const char *p = strstr(msg, "prog '"), *m = msg;
 
         if (p)
@@ -166,7 +166,7 @@ static void capture_message(struct capture *c, const char *msg) {
 
 static int print_cb(enum libbpf_print_level level, const char *fmt, va_list ap) {
         bb_log_func_t fn = __atomic_load_n(&log_func, __ATOMIC_RELAXED);
-        struct capture *c = tl_capture;
+        struct bb_capture *c = tl_capture;
         _cleanup_free_ char *msg = NULL;
 
         if (!fn && (!c || level == LIBBPF_DEBUG))
@@ -189,24 +189,24 @@ static void init_once(void) {
         libbpf_set_print(print_cb);
 }
 
-void backend_init(void) {
+void bb_init(void) {
         static pthread_once_t once = PTHREAD_ONCE_INIT;
 
         pthread_once(&once, init_once);
 }
 
-void capture_start(struct capture *c) {
-        *c = (struct capture) {};
+void bb_capture_start(struct bb_capture *c) {
+        *c = (struct bb_capture) {};
         tl_capture = c;
 }
 
-void capture_stop(struct capture *c) {
+void bb_capture_stop(struct bb_capture *c) {
         if (tl_capture == c)
                 tl_capture = NULL;
 }
 
-void capture_done(struct capture *c) {
-        capture_stop(c);
+void bb_capture_done(struct bb_capture *c) {
+        bb_capture_stop(c);
         free(c->tail);
         free(c->vlog);
 }
@@ -216,7 +216,7 @@ void capture_done(struct capture *c) {
 /* The verifier ends with statistics; the reason is the line before them. From 7.x it may follow
  * the reason with sections, a header line ending in ':' ("Causal path:", "Suggestion:") and
  * indented lines under it: none of them is the reason; the suggestion is kept after it. */
-const char *last_useful_line(const char *log, char *buf, size_t size) {
+const char *bb_verifier_reason(const char *log, char *buf, size_t size) {
         const char *p = log, *best = NULL, *hint = NULL;
         bool suggestion = false;
 
@@ -253,29 +253,30 @@ const char *last_useful_line(const char *log, char *buf, size_t size) {
         return buf;
 }
 
-int fail_verifier(struct bb_error *e, int r, const char *prog, const char *function,
-                         const char *log) {
+int bb_fail_verifier(struct bb_error *e, int r, const char *prog, const char *function,
+                     const char *log) {
         char line[256];
 
         /* The kernel's own words (bpf_check_attach_target()): fexit.s/ on a function that is
          * neither error-injectable nor in a sleepable set. */
         if (strstr(log, " is not sleepable")) {
-                r = fail(e, BB_ERR_NOT_SLEEPABLE, r, prog, function, "%s is not sleepable on this "
-                         "kernel: fexit.s/ needs a function the kernel lets sleep", function ? function : "?");
-                set_operation(e, "load");
-                set_log(e, log);
+                r = bb_fail(e, BB_ERR_NOT_SLEEPABLE, r, prog, function, "%s is not sleepable on this "
+                            "kernel: fexit.s/ needs a function the kernel lets sleep",
+                            function ? function : "?");
+                bb_set_operation(e, "load");
+                bb_set_log(e, log);
                 return r;
         }
-        r = fail(e, BB_ERR_VERIFIER, r, prog, function, "the verifier rejected program %s for %s: %s",
-                 prog, function ? function : "?", last_useful_line(log, line, sizeof(line)));
-        set_operation(e, "load");
-        set_log(e, log);
+        r = bb_fail(e, BB_ERR_VERIFIER, r, prog, function, "the verifier rejected program %s for %s: %s",
+                    prog, function ? function : "?", bb_verifier_reason(log, line, sizeof(line)));
+        bb_set_operation(e, "load");
+        bb_set_log(e, log);
         return r;
 }
 
-int fail_load(struct bb_error *e, int r, const char *prog, const char *function,
-                     const char *detail, const char *log) {
-        const char *hint = r > -__LIBBPF_ERRNO__START ? errno_hint(-r) : NULL;
+int bb_fail_load(struct bb_error *e, int r, const char *prog, const char *function,
+                 const char *detail, const char *log) {
+        const char *hint = r > -__LIBBPF_ERRNO__START ? bb_errno_hint(-r) : NULL;
         char buf[64];
 
         if (r <= -__LIBBPF_ERRNO__START) {             /* libbpf's own codes are not errnos */
@@ -283,10 +284,10 @@ int fail_load(struct bb_error *e, int r, const char *prog, const char *function,
                 r = -EINVAL;
         } else
                 snprintf(buf, sizeof(buf), "%s", strerror(-r));
-        r = fail(e, BB_ERR_KERNEL, r, prog, function, "loading program %s for %s failed: %s%s%s",
-                 prog ? prog : "?", function ? function : "?", hint ? hint : buf,
-                 detail && *detail ? "; libbpf: " : "", detail ? detail : "");
-        set_operation(e, "load");
-        set_log(e, log);
+        r = bb_fail(e, BB_ERR_KERNEL, r, prog, function, "loading program %s for %s failed: %s%s%s",
+                    prog ? prog : "?", function ? function : "?", hint ? hint : buf,
+                    detail && *detail ? "; libbpf: " : "", detail ? detail : "");
+        bb_set_operation(e, "load");
+        bb_set_log(e, log);
         return r;
 }

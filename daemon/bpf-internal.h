@@ -26,7 +26,7 @@ static inline uint64_t ptr_to_u64(const void *p) {
 
 /* Errors and libbpf's messages (bpf-errors.c) ------------------------------------------------ */
 
-struct capture {
+struct bb_capture {
         char *tail;               /* warnings and infos, the last LOG_TAIL_MAX bytes */
         size_t n_tail;
         char *vlog;               /* the last verifier log libbpf printed */
@@ -36,25 +36,25 @@ struct capture {
 };
 
 _printf_(6, 7)
-int fail(struct bb_error *e, enum bb_error_kind kind, int r, const char *program,
-         const char *function, const char *fmt, ...);
-void set_operation(struct bb_error *e, const char *op);
-void set_log(struct bb_error *e, const char *log);
-const char *errno_hint(int err);
-void backend_init(void);
-void capture_start(struct capture *c);
-void capture_stop(struct capture *c);
-void capture_done(struct capture *c);
-const char *last_useful_line(const char *log, char *buf, size_t size);
-int fail_verifier(struct bb_error *e, int r, const char *prog, const char *function,
-                  const char *log);
-int fail_load(struct bb_error *e, int r, const char *prog, const char *function,
-              const char *detail, const char *log);
+int bb_fail(struct bb_error *e, enum bb_error_kind kind, int r, const char *program,
+            const char *function, const char *fmt, ...);
+void bb_set_operation(struct bb_error *e, const char *op);
+void bb_set_log(struct bb_error *e, const char *log);
+const char *bb_errno_hint(int err);
+void bb_init(void);
+void bb_capture_start(struct bb_capture *c);
+void bb_capture_stop(struct bb_capture *c);
+void bb_capture_done(struct bb_capture *c);
+const char *bb_verifier_reason(const char *log, char *buf, size_t size);
+int bb_fail_verifier(struct bb_error *e, int r, const char *prog, const char *function,
+                     const char *log);
+int bb_fail_load(struct bb_error *e, int r, const char *prog, const char *function,
+                 const char *detail, const char *log);
 
 /* Reading and checking the object (bpf-object.c) --------------------------------------------- */
 
-int read_object(int fd, char **ret, size_t *ret_size, struct bb_error *e);
-int check_elf(char *buf, size_t size, char **ret_license, struct bb_error *e);
+int bb_object_read(int fd, char **ret, size_t *ret_size, struct bb_error *e);
+int bb_object_check(char *buf, size_t size, char **ret_license, struct bb_error *e);
 
 /* Planning (bpf-plan.c) ---------------------------------------------------------------------- */
 
@@ -103,7 +103,7 @@ struct load_ctx {
         struct bb_load_result res;
 };
 
-struct plan *plan_find(struct load_ctx *c, const char *name);
-bool plan_multi_wanted(const struct load_ctx *c, const struct plan *pl);
-int fail_too_many(struct load_ctx *c, const struct plan *pl, const char *function);
-int plan_load(struct load_ctx *c);
+struct plan *bb_plan_find(struct load_ctx *c, const char *name);
+bool bb_plan_multi_wanted(const struct load_ctx *c, const struct plan *pl);
+int bb_fail_too_many(struct load_ctx *c, const struct plan *pl, const char *function);
+int bb_plan_load(struct load_ctx *c);

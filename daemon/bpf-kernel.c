@@ -59,14 +59,14 @@ static void attach_function_name(int prog_fd, char *buf, size_t size) {
 }
 
 static int fail_attach(int prog_fd, int r, struct bb_error *e) {
-        const char *hint = errno_hint(-r);
+        const char *hint = bb_errno_hint(-r);
         char function[128] = "";
 
         if (e)
                 attach_function_name(prog_fd, function, sizeof(function));
-        r = fail(e, BB_ERR_KERNEL, r, NULL, *function ? function : NULL, "attaching%s%s failed: %s",
-                 *function ? " to " : "", function, hint ? hint : strerror(-r));
-        set_operation(e, "attach");
+        r = bb_fail(e, BB_ERR_KERNEL, r, NULL, *function ? function : NULL, "attaching%s%s failed: %s",
+                    *function ? " to " : "", function, hint ? hint : strerror(-r));
+        bb_set_operation(e, "attach");
         return r;
 }
 
@@ -76,8 +76,8 @@ static int link_id(int fd, uint32_t *ret, struct bb_error *err) {
         int r = bpf_obj_get_info_by_fd(fd, &info, &len);
 
         if (r < 0) {
-                r = fail(err, BB_ERR_KERNEL, r, NULL, NULL, "cannot read the new link's id");
-                set_operation(err, "link info");
+                r = bb_fail(err, BB_ERR_KERNEL, r, NULL, NULL, "cannot read the new link's id");
+                bb_set_operation(err, "link info");
                 return r;
         }
         *ret = info.id;
@@ -88,7 +88,7 @@ int bb_attach(int prog_fd, int *ret_link_fd, uint32_t *ret_link_id, struct bb_er
         _cleanup_close_ int fd = -EBADF;
         int r;
 
-        backend_init();
+        bb_init();
         fd = bpf_link_create(prog_fd, 0, BPF_TRACE_FEXIT, NULL);
         if (fd == -EINVAL)                       /* kernels before 5.10 only know this way */
                 fd = bpf_raw_tracepoint_open(NULL, prog_fd);
@@ -107,16 +107,16 @@ int bb_attach_multi(int prog_fd, const uint32_t *btf_ids, size_t n, int *ret_lin
         const char *hint;
         int r;
 
-        backend_init();
+        bb_init();
         fd = bb_multi_link_create(prog_fd, btf_ids, n);
         if (fd < 0) {
                 /* the kernel checks every function again and names none: ENOENT is one that
                  * ftrace cannot patch (any more), EINVAL one on its deny list */
-                hint = errno_hint(-fd);
-                r = fail(err, BB_ERR_KERNEL, fd, NULL, NULL, "attaching the multi-link to %zu "
-                         "functions failed: %s", n, fd == -ENOENT ? "a function is not traceable "
-                         "(no ftrace location) or is gone (ENOENT)" : hint ? hint : strerror(-fd));
-                set_operation(err, "attach");
+                hint = bb_errno_hint(-fd);
+                r = bb_fail(err, BB_ERR_KERNEL, fd, NULL, NULL, "attaching the multi-link to %zu "
+                            "functions failed: %s", n, fd == -ENOENT ? "a function is not traceable "
+                            "(no ftrace location) or is gone (ENOENT)" : hint ? hint : strerror(-fd));
+                bb_set_operation(err, "attach");
                 return r;
         }
         r = link_id(fd, ret_link_id, err);

@@ -72,17 +72,17 @@ static int prepare_multi_sections(struct bpf_object *obj) {
 static int open_object(struct load_ctx *c) {
         const char *name = c->req->object_name ? c->req->object_name : "fexitd";
         LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name);
-        _cleanup_(capture_done) struct capture cap = {};
+        _cleanup_(bb_capture_done) struct bb_capture cap = {};
         int r;
 
-        capture_start(&cap);
+        bb_capture_start(&cap);
         c->obj = bpf_object__open_mem(c->buf, c->size, &opts);
-        capture_stop(&cap);
+        bb_capture_stop(&cap);
         if (c->obj)
                 return prepare_multi_sections(c->obj);
-        r = fail(c->err, BB_ERR_INVALID_OBJECT, -errno, NULL, NULL, "libbpf cannot open the object%s%s",
-                 *cap.first ? ": " : "", cap.first);
-        set_log(c->err, cap.tail);
+        r = bb_fail(c->err, BB_ERR_INVALID_OBJECT, -errno, NULL, NULL, "libbpf cannot open the object%s%s",
+                    *cap.first ? ": " : "", cap.first);
+        bb_set_log(c->err, cap.tail);
         return r;
 }
 
@@ -92,45 +92,45 @@ static int set_targets(struct load_ctx *c) {
         for (size_t i = 0; i < c->n_plans; i++) {
                 struct plan *pl = &c->plans[i];
                 const struct target *t = &pl->targets[0];
-                _cleanup_(capture_done) struct capture cap = {};
+                _cleanup_(bb_capture_done) struct bb_capture cap = {};
                 int r;
 
-                capture_start(&cap);
+                bb_capture_start(&cap);
                 r = bpf_program__set_attach_target(pl->prog, t->tprog ? t->tprog->fd : 0, t->function);
-                capture_stop(&cap);
+                bb_capture_stop(&cap);
                 if (r >= 0)
                         continue;
-                r = fail(c->err, BB_ERR_KERNEL, r, bpf_program__name(pl->prog), t->function, "%s",
-                         r == -EPERM ? "libbpf 1.1 needs CAP_SYS_ADMIN to look up module functions "
+                r = bb_fail(c->err, BB_ERR_KERNEL, r, bpf_program__name(pl->prog), t->function, "%s",
+                            r == -EPERM ? "libbpf 1.1 needs CAP_SYS_ADMIN to look up module functions "
                                        "(it walks module BTF by id)" :
                                        "libbpf cannot resolve the function");
-                set_operation(c->err, "resolve");
-                set_log(c->err, cap.tail);
+                bb_set_operation(c->err, "resolve");
+                bb_set_log(c->err, cap.tail);
                 return r;
         }
         return 0;
 }
 
 static int load_object(struct load_ctx *c) {
-        _cleanup_(capture_done) struct capture cap = {};
+        _cleanup_(bb_capture_done) struct bb_capture cap = {};
         const struct plan *pl;
         const char *prog;
         int r;
 
-        capture_start(&cap);
+        bb_capture_start(&cap);
         r = bpf_object__load(c->obj);
-        capture_stop(&cap);
+        bb_capture_stop(&cap);
         if (r >= 0)
                 return 0;
         prog = cap.vlog ? cap.vprog : *cap.prog ? cap.prog : NULL;
-        pl = plan_find(c, prog);
+        pl = bb_plan_find(c, prog);
         if (!pl && c->n_plans == 1)
                 pl = &c->plans[0];
         if (pl)
                 prog = bpf_program__name(pl->prog);
         if (cap.vlog && *cap.vlog)
-                return fail_verifier(c->err, r, prog, pl ? pl->targets[0].function : NULL, cap.vlog);
-        return fail_load(c->err, r, prog, pl ? pl->targets[0].function : NULL, cap.first, cap.tail);
+                return bb_fail_verifier(c->err, r, prog, pl ? pl->targets[0].function : NULL, cap.vlog);
+        return bb_fail_load(c->err, r, prog, pl ? pl->targets[0].function : NULL, cap.first, cap.tail);
 }
 
 /* The BTF object fd of a module, for attach_btf_obj_fd. Walking BTF ids needs CAP_SYS_ADMIN. */
@@ -187,11 +187,11 @@ static int load_instance(struct load_ctx *c, const struct plan *pl, const struct
         else if (strcmp(t->btf_object, "vmlinux") != 0) {
                 r = module_btf_fd(c, t->btf_object, &obj_fd);
                 if (r < 0) {
-                        r = fail(c->err, BB_ERR_KERNEL, r, name, t->function,
-                                 "cannot open the BTF object of module %s: %s", t->btf_object,
-                                 r == -EPERM ? "walking BTF objects by id needs CAP_SYS_ADMIN" :
-                                 r == -ESRCH ? "the module is gone" : strerror(-r));
-                        set_operation(c->err, "open module BTF");
+                        r = bb_fail(c->err, BB_ERR_KERNEL, r, name, t->function,
+                                    "cannot open the BTF object of module %s: %s", t->btf_object,
+                                    r == -EPERM ? "walking BTF objects by id needs CAP_SYS_ADMIN" :
+                                    r == -ESRCH ? "the module is gone" : strerror(-r));
+                        bb_set_operation(c->err, "open module BTF");
                         return r;
                 }
                 o.attach_btf_obj_fd = obj_fd;
@@ -220,8 +220,8 @@ static int load_instance(struct load_ctx *c, const struct plan *pl, const struct
         /* the verifier says no with EACCES or EINVAL; EMFILE, ENOMEM... are not its verdict,
          * even though the retry with a log ran it to the end */
         if (log && *log && (fd == -EACCES || fd == -EINVAL))
-                return fail_verifier(c->err, fd, name, t->function, log);
-        return fail_load(c->err, fd, name, t->function, NULL, NULL);
+                return bb_fail_verifier(c->err, fd, name, t->function, log);
+        return bb_fail_load(c->err, fd, name, t->function, NULL, NULL);
 }
 
 /* Results ------------------------------------------------------------------------------------ */
@@ -329,7 +329,7 @@ static int load_multi(struct load_ctx *c, const struct plan *pl, int btf_obj_fd,
                                           bpf_program__insn_cnt(pl->prog), flags, btf_obj_fd, log,
                                           INSTANCE_LOG_MIN);
         snprintf(why, sizeof(why), "%s%s%s", strerror(-fd), log && *log ? ": " : "",
-                 log ? last_useful_line(log, line, sizeof(line)) : "");
+                 log ? bb_verifier_reason(log, line, sizeof(line)) : "");
         /* e.g. it reads arguments from ctx directly: multi programs use bpf_get_func_arg() */
         return multi_fallback(c, pl, "the kernel refused %s as a multi-link program (%s)", why);
 }
@@ -417,14 +417,14 @@ static int collect_instances(struct load_ctx *c, const struct plan *pl) {
 static int collect_plan(struct load_ctx *c, const struct plan *pl) {
         int r;
 
-        if (plan_multi_wanted(c, pl)) {
+        if (bb_plan_multi_wanted(c, pl)) {
                 r = collect_multi(c, pl);
                 if (r != -EAGAIN)
                         return r;
                 /* refused as a multi-link program: per function, within the instances' limit */
                 c->n_instances += pl->n_targets;
                 if (c->n_instances > BB_INSTANCES_MAX)
-                        return fail_too_many(c, &(struct plan) { .prog = pl->prog }, NULL);
+                        return bb_fail_too_many(c, &(struct plan) { .prog = pl->prog }, NULL);
         }
         return collect_instances(c, pl);
 }
@@ -452,16 +452,16 @@ int bb_load(const struct bb_load_request *req, struct bb_load_result *ret, struc
         _cleanup_(load_ctx_done) struct load_ctx c = { .req = req, .err = err };
         int r;
 
-        backend_init();
-        r = read_object(req->object_fd, &c.buf, &c.size, err);
+        bb_init();
+        r = bb_object_read(req->object_fd, &c.buf, &c.size, err);
         if (r >= 0)
-                r = check_elf(c.buf, c.size, &c.license, err);
+                r = bb_object_check(c.buf, c.size, &c.license, err);
         if (r >= 0)
                 r = open_object(&c);
         if (r >= 0)
                 r = btf_index_system(&c.sys);
         if (r >= 0)
-                r = plan_load(&c);
+                r = bb_plan_load(&c);
         if (r >= 0)
                 r = set_targets(&c);
         if (r >= 0)

@@ -17,20 +17,20 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Elf *, elf_end);
 
 /* Reading and checking the object ------------------------------------------------------------ */
 
-int read_object(int fd, char **ret, size_t *ret_size, struct bb_error *e) {
+int bb_object_read(int fd, char **ret, size_t *ret_size, struct bb_error *e) {
         _cleanup_free_ char *buf = NULL;
         struct stat st;
         size_t n = 0;
 
         if (fd < 0 || fstat(fd, &st) < 0)
-                return fail(e, BB_ERR_INVALID_OBJECT, fd < 0 ? -EBADF : -errno, NULL, NULL,
-                            "the object's file descriptor is not valid");
+                return bb_fail(e, BB_ERR_INVALID_OBJECT, fd < 0 ? -EBADF : -errno, NULL, NULL,
+                               "the object's file descriptor is not valid");
         if (!S_ISREG(st.st_mode))
-                return fail(e, BB_ERR_INVALID_OBJECT, -EBADFD, NULL, NULL,
-                            "the object must be passed as a regular file or memfd");
+                return bb_fail(e, BB_ERR_INVALID_OBJECT, -EBADFD, NULL, NULL,
+                               "the object must be passed as a regular file or memfd");
         if ((uint64_t) st.st_size > OBJECT_SIZE_MAX)
-                return fail(e, BB_ERR_INVALID_OBJECT, -EFBIG, NULL, NULL,
-                            "the object is larger than %u MiB", OBJECT_SIZE_MAX >> 20);
+                return bb_fail(e, BB_ERR_INVALID_OBJECT, -EFBIG, NULL, NULL,
+                               "the object is larger than %u MiB", OBJECT_SIZE_MAX >> 20);
         buf = malloc(st.st_size + 1);
         if (!buf)
                 return -ENOMEM;
@@ -40,8 +40,8 @@ int read_object(int fd, char **ret, size_t *ret_size, struct bb_error *e) {
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0)
-                        return fail(e, BB_ERR_INVALID_OBJECT, -errno, NULL, NULL,
-                                    "cannot read the object: %s", strerror(errno));
+                        return bb_fail(e, BB_ERR_INVALID_OBJECT, -errno, NULL, NULL,
+                                       "cannot read the object: %s", strerror(errno));
                 if (k == 0)
                         break;
                 n += k;
@@ -140,41 +140,41 @@ static int elf_sections(Elf *elf, size_t size, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-int check_elf(char *buf, size_t size, char **ret_license, struct bb_error *e) {
+int bb_object_check(char *buf, size_t size, char **ret_license, struct bb_error *e) {
         _cleanup_(elf_endp) Elf *elf = NULL;
         size_t n_sections = 0;
         GElf_Ehdr eh;
 
         if (size < EI_NIDENT || memcmp(buf, ELFMAG, SELFMAG) != 0)
-                return fail(e, BB_ERR_INVALID_OBJECT, -ENOEXEC, NULL, NULL,
-                            "not an ELF file (bad magic)");
+                return bb_fail(e, BB_ERR_INVALID_OBJECT, -ENOEXEC, NULL, NULL,
+                               "not an ELF file (bad magic)");
         if (buf[EI_CLASS] != ELFCLASS64)
-                return fail(e, BB_ERR_INVALID_OBJECT, -ENOEXEC, NULL, NULL,
-                            "not a 64-bit ELF object: BPF objects are ELFCLASS64");
+                return bb_fail(e, BB_ERR_INVALID_OBJECT, -ENOEXEC, NULL, NULL,
+                               "not a 64-bit ELF object: BPF objects are ELFCLASS64");
         /* Refused before libelf sees it: converting byte order could rewrite the buffer. */
         if (buf[EI_DATA] != (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB))
-                return fail(e, BB_ERR_INVALID_OBJECT, -ENOEXEC, NULL, NULL,
-                            "the object's byte order does not match this machine (bpfel/bpfeb)");
+                return bb_fail(e, BB_ERR_INVALID_OBJECT, -ENOEXEC, NULL, NULL,
+                               "the object's byte order does not match this machine (bpfel/bpfeb)");
         elf = elf_memory(buf, size);
         if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh))
-                return fail(e, BB_ERR_INVALID_OBJECT, -ENOEXEC, NULL, NULL,
-                            "corrupt ELF object: %s", elf_errmsg(-1));
+                return bb_fail(e, BB_ERR_INVALID_OBJECT, -ENOEXEC, NULL, NULL,
+                               "corrupt ELF object: %s", elf_errmsg(-1));
         if (eh.e_machine != EM_BPF)
-                return fail(e, BB_ERR_INVALID_OBJECT, -ENOEXEC, NULL, NULL,
-                            "not a BPF object: ELF machine is %u, expected EM_BPF (%u)",
-                            eh.e_machine, EM_BPF);
+                return bb_fail(e, BB_ERR_INVALID_OBJECT, -ENOEXEC, NULL, NULL,
+                               "not a BPF object: ELF machine is %u, expected EM_BPF (%u)",
+                               eh.e_machine, EM_BPF);
         if (eh.e_type != ET_REL)
-                return fail(e, BB_ERR_INVALID_OBJECT, -ENOEXEC, NULL, NULL,
-                            "not a relocatable BPF object (ELF type %u): pass the .bpf.o clang wrote",
-                            eh.e_type);
+                return bb_fail(e, BB_ERR_INVALID_OBJECT, -ENOEXEC, NULL, NULL,
+                               "not a relocatable BPF object (ELF type %u): pass the .bpf.o clang wrote",
+                               eh.e_type);
         if (eh.e_shoff == 0 || eh.e_shoff > size ||
             (uint64_t) eh.e_shnum * eh.e_shentsize > size - eh.e_shoff ||
             elf_getshdrnum(elf, &n_sections) < 0 || n_sections < 2)
-                return fail(e, BB_ERR_INVALID_OBJECT, -EBADMSG, NULL, NULL,
-                            "corrupt ELF object: the section table is missing or truncated");
+                return bb_fail(e, BB_ERR_INVALID_OBJECT, -EBADMSG, NULL, NULL,
+                               "corrupt ELF object: the section table is missing or truncated");
         if (elf_sections(elf, size, ret_license) < 0)
-                return fail(e, BB_ERR_INVALID_OBJECT, -EBADMSG, NULL, NULL,
-                            "corrupt ELF object: a section lies outside the file or the license "
-                            "section is not a string");
+                return bb_fail(e, BB_ERR_INVALID_OBJECT, -EBADMSG, NULL, NULL,
+                               "corrupt ELF object: a section lies outside the file or the license "
+                               "section is not a string");
         return 0;
 }

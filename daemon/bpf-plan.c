@@ -40,7 +40,7 @@ static bool section_sleepable(const char *section) {
         return strncmp(section, "fexit.s", 7) == 0;
 }
 
-struct plan *plan_find(struct load_ctx *c, const char *name) {
+struct plan *bb_plan_find(struct load_ctx *c, const char *name) {
         for (size_t i = 0; name && i < c->n_plans; i++)
                 if (strcmp(bpf_program__name(c->plans[i].prog), name) == 0)
                         return &c->plans[i];
@@ -48,7 +48,7 @@ struct plan *plan_find(struct load_ctx *c, const char *name) {
 }
 
 static int plan_get(struct load_ctx *c, struct bpf_program *p, struct plan **ret) {
-        struct plan *v = plan_find(c, bpf_program__name(p));
+        struct plan *v = bb_plan_find(c, bpf_program__name(p));
 
         if (!v) {
                 v = reallocarray(c->plans, c->n_plans + 1, sizeof(*v));
@@ -96,19 +96,19 @@ static int exclusion(const struct btf_func *f, bool kernel, char *reason, size_t
 }
 
 /* A multi-link program on a kernel that has them: its targets are not instances (yet). */
-bool plan_multi_wanted(const struct load_ctx *c, const struct plan *pl) {
+bool bb_plan_multi_wanted(const struct load_ctx *c, const struct plan *pl) {
         return c->req->multi_link && pl->want_multi;
 }
 
-int fail_too_many(struct load_ctx *c, const struct plan *pl, const char *function) {
-        bool multi = plan_multi_wanted(c, pl);
+int bb_fail_too_many(struct load_ctx *c, const struct plan *pl, const char *function) {
+        bool multi = bb_plan_multi_wanted(c, pl);
         unsigned max = multi ? BB_MULTI_FUNCTIONS_MAX : BB_INSTANCES_MAX;
         int r;
 
-        r = fail(c->err, BB_ERR_LIMIT_EXCEEDED, -E2BIG, bpf_program__name(pl->prog), function,
-                 multi ? "more than %u functions in one multi-link program" :
+        r = bb_fail(c->err, BB_ERR_LIMIT_EXCEEDED, -E2BIG, bpf_program__name(pl->prog), function,
+                    multi ? "more than %u functions in one multi-link program" :
                          "more than %u program instances in one load", max);
-        set_operation(c->err, multi ? "functions" : "instances");
+        bb_set_operation(c->err, multi ? "functions" : "instances");
         if (c->err)
                 c->err->limit_max = max;
         return r;
@@ -172,9 +172,10 @@ static int plan_add_target(struct load_ctx *c, struct plan *pl, const struct btf
         struct target *v;
         int r;
 
-        if (plan_multi_wanted(c, pl) ? pl->n_targets >= BB_MULTI_FUNCTIONS_MAX :
+        if (bb_plan_multi_wanted(c, pl) ? pl->n_targets >= BB_MULTI_FUNCTIONS_MAX :
                                        c->n_instances >= BB_INSTANCES_MAX)
-                return pl->n_seen_slots && pl->seen[seen_slot(pl, f)] ? 0 : fail_too_many(c, pl, f->name);
+                return pl->n_seen_slots && pl->seen[seen_slot(pl, f)] ? 0 :
+                                                                        bb_fail_too_many(c, pl, f->name);
         r = seen_add(pl, f);
         if (r != 0)
                 return r < 0 ? r : 0;
@@ -187,7 +188,7 @@ static int plan_add_target(struct load_ctx *c, struct plan *pl, const struct btf
         if (!v[pl->n_targets].function)
                 return -ENOMEM;
         pl->n_targets++;
-        c->n_instances += !plan_multi_wanted(c, pl);
+        c->n_instances += !bb_plan_multi_wanted(c, pl);
         return 0;
 }
 
@@ -199,11 +200,11 @@ static int fail_no_such_function(struct bb_error *e, const struct btf_index *idx
         int r;
 
         if (tprog_id)
-                r = fail(e, BB_ERR_NO_SUCH_FUNCTION, -ESRCH, prog, name,
-                         "BPF program %u has no function %s", tprog_id, name);
+                r = bb_fail(e, BB_ERR_NO_SUCH_FUNCTION, -ESRCH, prog, name,
+                            "BPF program %u has no function %s", tprog_id, name);
         else
-                r = fail(e, BB_ERR_NO_SUCH_FUNCTION, -ESRCH, prog, name,
-                         "no function %s in the kernel's BTF (vmlinux and loaded modules)", name);
+                r = bb_fail(e, BB_ERR_NO_SUCH_FUNCTION, -ESRCH, prog, name,
+                            "no function %s in the kernel's BTF (vmlinux and loaded modules)", name);
         for (size_t i = 0; e && i < n; i++)
                 e->suggestions[i] = strdup(s[i]);
         return r;
@@ -231,8 +232,8 @@ static int plan_add_glob(struct load_ctx *c, struct plan *pl, const struct btf_i
         if (r < 0)
                 return r;
         if (n == 0)
-                return fail(c->err, BB_ERR_NO_SUCH_FUNCTION, -ESRCH, bpf_program__name(pl->prog),
-                            pattern, "no function matches %s", pattern);
+                return bb_fail(c->err, BB_ERR_NO_SUCH_FUNCTION, -ESRCH, bpf_program__name(pl->prog),
+                               pattern, "no function matches %s", pattern);
         for (size_t i = 0; i < n; i++) {
                 r = exclusion(v[i], !tp, reason, sizeof(reason));
                 if (r >= 0 && !tp)
@@ -249,8 +250,8 @@ static int plan_add_glob(struct load_ctx *c, struct plan *pl, const struct btf_i
                         return r;
         }
         if (usable == 0)
-                return fail(c->err, BB_ERR_FUNCTION_DENIED, -EACCES, bpf_program__name(pl->prog),
-                            pattern, "every function matching %s is excluded; %s", pattern, first);
+                return bb_fail(c->err, BB_ERR_FUNCTION_DENIED, -EACCES, bpf_program__name(pl->prog),
+                               pattern, "every function matching %s is excluded; %s", pattern, first);
         return 0;
 }
 
@@ -258,7 +259,7 @@ static int plan_add_glob(struct load_ctx *c, struct plan *pl, const struct btf_i
  * would load it and refuse only at attach, with a bare ENOTSUPP. */
 static int fail_too_many_args(struct bb_error *e, const char *prog, const struct btf_func *f,
                               const char *reason) {
-        int r = fail(e, BB_ERR_TOO_MANY_ARGS, -ERANGE, prog, f->name, "%s", reason);
+        int r = bb_fail(e, BB_ERR_TOO_MANY_ARGS, -ERANGE, prog, f->name, "%s", reason);
 
         if (e) {
                 e->n_args = f->nr_regs;
@@ -283,8 +284,8 @@ static int plan_add_name(struct load_ctx *c, struct plan *pl, struct tprog *tp, 
         if (r == -ERANGE)
                 return fail_too_many_args(c->err, bpf_program__name(pl->prog), f, reason);
         if (r < 0)
-                return fail(c->err, BB_ERR_FUNCTION_DENIED, r, bpf_program__name(pl->prog), name,
-                            "%s", reason);
+                return bb_fail(c->err, BB_ERR_FUNCTION_DENIED, r, bpf_program__name(pl->prog), name,
+                               "%s", reason);
         return plan_add_target(c, pl, idx, f, tp);
 }
 
@@ -295,18 +296,18 @@ static int tprog_open(struct load_ctx *c, uint32_t id, const char *prog, int *re
         int r;
 
         if (fd < 0) {
-                r = fail(c->err, BB_ERR_KERNEL, fd, prog, NULL, "%s",
-                         fd == -ENOENT ? "no loaded BPF program has this id" :
-                         fd == -EPERM ? "opening a BPF program by id needs CAP_SYS_ADMIN" :
+                r = bb_fail(c->err, BB_ERR_KERNEL, fd, prog, NULL, "%s",
+                            fd == -ENOENT ? "no loaded BPF program has this id" :
+                            fd == -EPERM ? "opening a BPF program by id needs CAP_SYS_ADMIN" :
                                         "cannot open the BPF program to attach to");
-                set_operation(c->err, "open target program");
+                bb_set_operation(c->err, "open target program");
                 return r;
         }
         *ret_info = (struct bpf_prog_info) {};
         r = bpf_obj_get_info_by_fd(fd, ret_info, &len);
         if (r < 0) {
-                r = fail(c->err, BB_ERR_KERNEL, r, prog, NULL, "cannot read BPF program %u's info", id);
-                set_operation(c->err, "open target program");
+                r = bb_fail(c->err, BB_ERR_KERNEL, r, prog, NULL, "cannot read BPF program %u's info", id);
+                bb_set_operation(c->err, "open target program");
                 return r;
         }
         *ret_fd = TAKE_FD(fd);
@@ -330,17 +331,17 @@ static int tprog_get(struct load_ctx *c, uint32_t id, const char *prog, const ch
         if (r < 0)
                 return r;
         if (info.type == BPF_PROG_TYPE_TRACING)
-                return fail(c->err, BB_ERR_FUNCTION_DENIED, -EINVAL, prog, function,
-                            "BPF program %u is itself an fentry/fexit program: the kernel refuses "
-                            "to attach fexit to it (cannot recursively attach)", id);
+                return bb_fail(c->err, BB_ERR_FUNCTION_DENIED, -EINVAL, prog, function,
+                               "BPF program %u is itself an fentry/fexit program: the kernel refuses "
+                               "to attach fexit to it (cannot recursively attach)", id);
         if (info.btf_id == 0)
-                return fail(c->err, BB_ERR_FUNCTION_DENIED, -EINVAL, prog, function,
-                            "BPF program %u has no BTF: fexit needs it to find its functions", id);
+                return bb_fail(c->err, BB_ERR_FUNCTION_DENIED, -EINVAL, prog, function,
+                               "BPF program %u has no BTF: fexit needs it to find its functions", id);
         btf = btf__load_from_kernel_by_id(info.btf_id);
         if (!btf) {
-                r = fail(c->err, BB_ERR_KERNEL, -errno, prog, function,
-                         "cannot read the BTF of BPF program %u", id);
-                set_operation(c->err, "load target program BTF");
+                r = bb_fail(c->err, BB_ERR_KERNEL, -errno, prog, function,
+                            "cannot read the BTF of BPF program %u", id);
+                bb_set_operation(c->err, "load target program BTF");
                 return r;
         }
         idx = btf_index_new();
@@ -374,12 +375,12 @@ static int plan_select(struct load_ctx *c, const struct bb_select *s) {
         int r;
 
         if (!p)
-                return fail(c->err, BB_ERR_NO_SUCH_PROGRAM, -ENOENT, s->name, NULL,
-                            "the object has no program named %s", s->name ? s->name : "(null)");
+                return bb_fail(c->err, BB_ERR_NO_SUCH_PROGRAM, -ENOENT, s->name, NULL,
+                               "the object has no program named %s", s->name ? s->name : "(null)");
         if (!is_fexit(p))
-                return fail(c->err, BB_ERR_NO_SUCH_PROGRAM, -ENOENT, s->name, NULL,
-                            "program %s is not an fexit program (section %s)", s->name,
-                            bpf_program__section_name(p));
+                return bb_fail(c->err, BB_ERR_NO_SUCH_PROGRAM, -ENOENT, s->name, NULL,
+                               "program %s is not an fexit program (section %s)", s->name,
+                               bpf_program__section_name(p));
         r = plan_get(c, p, &pl);
         if (r >= 0 && (s->n_functions > 0 || bb_multi_section(bpf_program__section_name(p), &(bool) {0})))
                 pl->want_multi = true;
@@ -393,9 +394,9 @@ static int plan_select(struct load_ctx *c, const struct bb_select *s) {
                 return r;
         sec_fn = section_function(p);
         if (!sec_fn)
-                return fail(c->err, BB_ERR_NO_SUCH_FUNCTION, -ESRCH, s->name, "",
-                            "program %s names no function (section %s): select one", s->name,
-                            bpf_program__section_name(p));
+                return bb_fail(c->err, BB_ERR_NO_SUCH_FUNCTION, -ESRCH, s->name, "",
+                               "program %s names no function (section %s): select one", s->name,
+                               bpf_program__section_name(p));
         return plan_add_name(c, pl, tp, sec_fn);
 }
 
@@ -416,7 +417,7 @@ static int plan_all(struct load_ctx *c) {
         return 0;
 }
 
-int plan_load(struct load_ctx *c) {
+int bb_plan_load(struct load_ctx *c) {
         const struct bb_load_request *req = c->req;
         struct bpf_program *p;
         bool any = false;
@@ -425,8 +426,9 @@ int plan_load(struct load_ctx *c) {
         bpf_object__for_each_program(p, c->obj)
                 any = any || is_fexit(p);
         if (!any)
-                return fail(c->err, BB_ERR_NO_FEXIT_PROGRAMS, -ENOENT, NULL, NULL,
-                            "the object has no fexit program (section fexit/, fexit.s/ or fexit.multi/)");
+                return bb_fail(c->err, BB_ERR_NO_FEXIT_PROGRAMS, -ENOENT, NULL, NULL,
+                               "the object has no fexit program (section fexit/, fexit.s/ or "
+                               "fexit.multi/)");
         if (!req->select || req->n_select == 0)
                 r = plan_all(c);
         for (size_t i = 0; r >= 0 && req->select && i < req->n_select; i++)
@@ -434,7 +436,7 @@ int plan_load(struct load_ctx *c) {
         if (r < 0)
                 return r;
         bpf_object__for_each_program(p, c->obj)      /* only what was asked for goes in */
-                bpf_program__set_autoload(p, plan_find(c, bpf_program__name(p)) != NULL);
+                bpf_program__set_autoload(p, bb_plan_find(c, bpf_program__name(p)) != NULL);
         return 0;
 }
 
@@ -446,8 +448,8 @@ int bb_check_function(const char *function, struct bb_error *err) {
 
         r = btf_index_system(&idx);
         if (r < 0) {
-                r = fail(err, BB_ERR_KERNEL, r, NULL, function, "cannot read the kernel's BTF");
-                set_operation(err, "read BTF");
+                r = bb_fail(err, BB_ERR_KERNEL, r, NULL, function, "cannot read the kernel's BTF");
+                bb_set_operation(err, "read BTF");
                 return r;
         }
         f = btf_index_lookup(idx, function);
@@ -455,6 +457,6 @@ int bb_check_function(const char *function, struct bb_error *err) {
                 return fail_no_such_function(err, idx, NULL, 0, function);
         r = exclusion(f, true, reason, sizeof(reason));
         if (r < 0)
-                return fail(err, BB_ERR_FUNCTION_DENIED, r, NULL, function, "%s", reason);
+                return bb_fail(err, BB_ERR_FUNCTION_DENIED, r, NULL, function, "%s", reason);
         return 0;
 }
