@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +241,34 @@ int bb_map_freeze(int map_fd) {
                 return -err;
         }
         return errno == EPERM ? 0 : -err;
+}
+
+/* The least access that still serves: see bpf-backend.h. */
+int bb_map_share(int map_fd, const char *pin_dir, bool *frozen, bool *ret_writable) {
+        struct bpf_map_info info = {};
+        uint32_t len = sizeof(info);
+        int fd, r;
+
+        r = bpf_obj_get_info_by_fd(map_fd, &info, &len);
+        if (r < 0)
+                return r;
+        if (info.type != BPF_MAP_TYPE_RINGBUF && !(info.map_flags & BPF_F_MMAPABLE)) {
+                fd = bb_map_fd_readonly(map_fd, pin_dir);
+                if (fd >= 0)
+                        *ret_writable = false;
+                return fd;
+        }
+        if (info.type != BPF_MAP_TYPE_RINGBUF && !*frozen) {
+                r = bb_map_freeze(map_fd);
+                if (r < 0)
+                        return r;
+                *frozen = true;
+        }
+        fd = bb_fd_dup(map_fd);
+        if (fd < 0)
+                return -errno;
+        *ret_writable = info.type == BPF_MAP_TYPE_RINGBUF;
+        return fd;
 }
 
 /* Kernel-side facts -------------------------------------------------------------------------- */
