@@ -15,6 +15,7 @@
 #include "daemon/bpf-internal.h"
 #include "daemon/bpf-multi.h"
 #include "daemon/btf-index.h"
+#include "daemon/btf-rules.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct btf_index *, btf_index_unref);
 

@@ -40,6 +40,7 @@
 
 #include "daemon/bpf-backend.h"
 #include "daemon/btf-index.h"
+#include "daemon/btf-rules.h"
 
 #ifndef BACKEND_BPF_DIR
 #define BACKEND_BPF_DIR "."

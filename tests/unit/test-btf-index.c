@@ -12,6 +12,7 @@
 #include <linux/version.h>
 
 #include "daemon/btf-index.h"
+#include "daemon/btf-rules.h"
 
 static struct btf_index *index_of(const char *const *names) {
         struct btf_index *idx = btf_index_new();
