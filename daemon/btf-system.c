@@ -15,24 +15,37 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct btf_index *, btf_index_unref);
 
 /* The system index ------------------------------------------------------------------------- */
 
-static pthread_mutex_t system_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct btf_index *system_index;          /* holds one reference */
-static uint64_t system_key;
-static struct btf *system_vmlinux;              /* parsed once, never freed */
-static const char *system_btf_dir = "/sys/kernel/btf";
-static const char *system_filter_functions = NULL;
+/* The process's one cache of kernel BTF: every thread that resolves a function shares it, so
+ * vmlinux (5.5 MB, about 30 ms to parse) is parsed once per process and the index is rebuilt only
+ * when a module came or went. Every field is read and written under lock, by the functions below
+ * only, which take the cache as their first parameter. */
+struct system_cache {
+        pthread_mutex_t lock;
+        struct btf_index *index;        /* the last index built (holds one reference), or NULL */
+        uint64_t key;                   /* btf_dir_key() of the directory it was built from */
+        struct btf *vmlinux;            /* parsed once, never freed: the modules' BTF splits it */
+        const char *btf_dir;            /* /sys/kernel/btf, or a test's folder */
+        const char *filter_functions;   /* NULL: tracefs; "": none (tests); else this file */
+};
+
+static struct system_cache cache = {
+        .lock = PTHREAD_MUTEX_INITIALIZER,
+        .btf_dir = "/sys/kernel/btf",
+};
 
 void btf_index_system_set_paths(const char *btf_dir, const char *filter_functions) {
+        pthread_mutex_lock(&cache.lock);
         if (btf_dir)
-                system_btf_dir = btf_dir;
+                cache.btf_dir = btf_dir;
         if (filter_functions)
-                system_filter_functions = filter_functions;
+                cache.filter_functions = filter_functions;
+        pthread_mutex_unlock(&cache.lock);
 }
 
 /* A hash of the (name, inode) pairs in the BTF directory: changes when a module is loaded,
  * unloaded or reloaded (sysfs gives a re-created file a new inode). */
-static int btf_dir_key(uint64_t *ret) {
-        _cleanup_(closedirp) DIR *d = opendir(system_btf_dir);
+static int btf_dir_key(const struct system_cache *c, uint64_t *ret) {
+        _cleanup_(closedirp) DIR *d = opendir(c->btf_dir);
         uint64_t key = 0;
         struct dirent *de;
 
@@ -45,23 +58,23 @@ static int btf_dir_key(uint64_t *ret) {
         return 0;
 }
 
-static int parse_vmlinux(void) {
+static int parse_vmlinux(struct system_cache *c) {
         _cleanup_free_ char *path = NULL;
         struct btf *btf;
 
-        if (system_vmlinux)
+        if (c->vmlinux)
                 return 0;
-        if (asprintf(&path, "%s/vmlinux", system_btf_dir) < 0)
+        if (asprintf(&path, "%s/vmlinux", c->btf_dir) < 0)
                 return -ENOMEM;
         btf = btf__parse(path, NULL);
         if (!btf)
                 return -errno;
-        system_vmlinux = btf;
+        c->vmlinux = btf;
         return 0;
 }
 
-static int add_modules(struct btf_index *idx) {
-        _cleanup_(closedirp) DIR *d = opendir(system_btf_dir);
+static int add_modules(const struct system_cache *c, struct btf_index *idx) {
+        _cleanup_(closedirp) DIR *d = opendir(c->btf_dir);
         struct dirent *de;
 
         if (!d)
@@ -73,9 +86,9 @@ static int add_modules(struct btf_index *idx) {
 
                 if (de->d_name[0] == '.' || strcmp(de->d_name, "vmlinux") == 0)
                         continue;
-                if (asprintf(&path, "%s/%s", system_btf_dir, de->d_name) < 0)
+                if (asprintf(&path, "%s/%s", c->btf_dir, de->d_name) < 0)
                         return -ENOMEM;
-                btf = btf__parse_split(path, system_vmlinux);
+                btf = btf__parse_split(path, c->vmlinux);
                 if (!btf)
                         continue;               /* unloaded meanwhile: the next key differs */
                 r = btf_index_add_btf(idx, de->d_name, btf, true);
@@ -90,10 +103,10 @@ static const char *const filter_paths[] = {
         "/sys/kernel/debug/tracing/available_filter_functions",
 };
 
-static void add_traceable(struct btf_index *idx) {
-        if (system_filter_functions) {
-                if (*system_filter_functions)
-                        (void) btf_index_add_traceable(idx, system_filter_functions);
+static void add_traceable(const struct system_cache *c, struct btf_index *idx) {
+        if (c->filter_functions) {
+                if (*c->filter_functions)
+                        (void) btf_index_add_traceable(idx, c->filter_functions);
                 return;
         }
         for (size_t i = 0; i < ELEMENTSOF(filter_paths); i++)
@@ -103,29 +116,29 @@ static void add_traceable(struct btf_index *idx) {
 }
 
 /* Only for the real system: tests that point the index at other files get none. */
-static void add_kallsyms(struct btf_index *idx) {
-        if (!system_filter_functions)
+static void add_kallsyms(const struct system_cache *c, struct btf_index *idx) {
+        if (!c->filter_functions)
                 (void) btf_index_add_kallsyms(idx, "/proc/kallsyms");
 }
 
-static int system_build(struct btf_index **ret) {
+static int system_build(struct system_cache *c, struct btf_index **ret) {
         _cleanup_(btf_index_unrefp) struct btf_index *idx = NULL;
         int r;
 
-        r = parse_vmlinux();
+        r = parse_vmlinux(c);
         if (r < 0)
                 return r;
         idx = btf_index_new();
         if (!idx)
                 return -ENOMEM;
-        r = btf_index_add_btf(idx, "vmlinux", system_vmlinux, false);
+        r = btf_index_add_btf(idx, "vmlinux", c->vmlinux, false);
         if (r < 0)
                 return r;
-        r = add_modules(idx);
+        r = add_modules(c, idx);
         if (r < 0)
                 return r;
-        add_traceable(idx);
-        add_kallsyms(idx);
+        add_traceable(c, idx);
+        add_kallsyms(c, idx);
         r = btf_index_seal(idx);
         if (r < 0)
                 return r;
@@ -137,20 +150,20 @@ int btf_index_system(struct btf_index **ret) {
         uint64_t key = 0;
         int r;
 
-        pthread_mutex_lock(&system_lock);
-        r = btf_dir_key(&key);
-        if (r >= 0 && (!system_index || key != system_key)) {
+        pthread_mutex_lock(&cache.lock);
+        r = btf_dir_key(&cache, &key);
+        if (r >= 0 && (!cache.index || key != cache.key)) {
                 struct btf_index *idx = NULL;
 
-                r = system_build(&idx);
+                r = system_build(&cache, &idx);
                 if (r >= 0) {
-                        btf_index_unref(system_index);
-                        system_index = idx;
-                        system_key = key;
+                        btf_index_unref(cache.index);
+                        cache.index = idx;
+                        cache.key = key;
                 }
         }
         if (r >= 0)
-                *ret = btf_index_ref(system_index);
-        pthread_mutex_unlock(&system_lock);
+                *ret = btf_index_ref(cache.index);
+        pthread_mutex_unlock(&cache.lock);
         return r < 0 ? r : 0;
 }
