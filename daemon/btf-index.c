@@ -413,7 +413,7 @@ const struct btf_func *btf_index_lookup(const struct btf_index *idx, const char 
 }
 
 bool btf_glob_is_pattern(const char *pattern) {
-        return strpbrk(pattern, "*?[\\") != NULL;
+        return strpbrk(pattern, BTF_GLOB_CHARS) != NULL;
 }
 
 /* First entry whose name is >= prefix. */
@@ -441,7 +441,7 @@ int btf_index_glob(const struct btf_index *idx, const char *pattern,
         if (!idx->sealed)
                 return -EINVAL;
         /* The literal prefix narrows the sorted range, so "vfs_*" never scans all names. */
-        prefix = strndup(pattern, strcspn(pattern, "*?[\\"));
+        prefix = strndup(pattern, strcspn(pattern, BTF_GLOB_CHARS));
         if (!prefix)
                 return -ENOMEM;
         for (size_t i = lower_bound(idx, prefix); i < idx->n_entries; i++) {

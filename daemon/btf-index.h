@@ -80,7 +80,11 @@ int btf_index_glob(const struct btf_index *idx, const char *pattern,
  * Pointers into the index. Returns the count. */
 size_t btf_index_suggest(const struct btf_index *idx, const char *name, const char **ret, size_t max);
 
-/* True if pattern contains glob characters. */
+/* The characters that make a name a pattern for fnmatch(3): a backslash escapes the next one, so
+ * it makes a pattern too. The one definition, for the index and for the daemon's limit on globs. */
+#define BTF_GLOB_CHARS "*?[\\"
+
+/* True if pattern contains one of BTF_GLOB_CHARS. */
 bool btf_glob_is_pattern(const char *pattern);
 
 /* FNV-1a over a name: the index's hash, also the system index's directory key. */

@@ -92,6 +92,7 @@ START_TEST(test_glob) {
         ck_assert(btf_glob_is_pattern("vfs_*"));
         ck_assert(btf_glob_is_pattern("vfs_rea?"));
         ck_assert(btf_glob_is_pattern("[tv]*"));
+        ck_assert(btf_glob_is_pattern("vfs\\_read"));   /* fnmatch escapes: a pattern */
         ck_assert(!btf_glob_is_pattern("vfs_read"));
 
         ck_assert_int_eq(btf_index_glob(idx, "vfs_*", &v, &n), 0);
