@@ -86,10 +86,20 @@ struct module_fd {
         int fd;
 };
 
+/* What planning needs to know of the running kernel: bb_load() takes it from
+ * btf_kernel_version() and bb_features(), a unit test gives its own. */
+struct plan_kernel {
+        uint32_t version;         /* KERNEL_VERSION(a, b, c) */
+        unsigned max_args;        /* argument registers the trampoline saves; 0: unknown */
+};
+
+/* One bb_load(). Planning reads req, sys, kernel and obj, and fills plans, n_instances and
+ * res.skipped; an error goes to err. */
 struct load_ctx {
         const struct bb_load_request *req;
         struct bb_error *err;
-        struct btf_index *sys;
+        struct btf_index *sys;    /* kernel functions: the system index, or a test's */
+        struct plan_kernel kernel;
         char *buf;
         size_t size;
         char *license;
@@ -106,4 +116,16 @@ struct load_ctx {
 struct plan *bb_plan_find(struct load_ctx *c, const char *name);
 bool bb_plan_multi_wanted(const struct load_ctx *c, const struct plan *pl);
 int bb_fail_too_many(struct load_ctx *c, const struct plan *pl, const char *function);
+/* The running kernel's: btf_kernel_version() and bb_features() (probed on the first call). */
+struct plan_kernel bb_plan_kernel_running(void);
+
+/* Plans every selected program of c->obj (opened, not loaded) against c->sys: targets, skipped
+ * glob matches and the instance count; only the planned programs stay set to autoload. */
 int bb_plan_load(struct load_ctx *c);
+
+/* Loading (bpf-load.c) ----------------------------------------------------------------------- */
+
+/* Opens c->buf with libbpf (no kernel involved) and gives fexit.multi/ programs their type. */
+int bb_load_open(struct load_ctx *c);
+/* Frees everything c holds, closes its fds and the object. */
+void bb_load_ctx_done(struct load_ctx *c);

@@ -18,7 +18,7 @@
 #include "daemon/bpf-multi.h"
 #include "daemon/btf-index.h"
 
-static void load_ctx_done(struct load_ctx *c) {
+void bb_load_ctx_done(struct load_ctx *c) {
         for (size_t i = 0; i < c->n_plans; i++) {
                 for (size_t j = 0; j < c->plans[i].n_targets; j++)
                         free(c->plans[i].targets[j].function);
@@ -69,7 +69,7 @@ static int prepare_multi_sections(struct bpf_object *obj) {
         return 0;
 }
 
-static int open_object(struct load_ctx *c) {
+int bb_load_open(struct load_ctx *c) {
         const char *name = c->req->object_name ? c->req->object_name : "fexitd";
         LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name);
         _cleanup_(bb_capture_done) struct bb_capture cap = {};
@@ -449,7 +449,7 @@ static int collect(struct load_ctx *c) {
 }
 
 int bb_load(const struct bb_load_request *req, struct bb_load_result *ret, struct bb_error *err) {
-        _cleanup_(load_ctx_done) struct load_ctx c = { .req = req, .err = err };
+        _cleanup_(bb_load_ctx_done) struct load_ctx c = { .req = req, .err = err };
         int r;
 
         bb_init();
@@ -457,9 +457,11 @@ int bb_load(const struct bb_load_request *req, struct bb_load_result *ret, struc
         if (r >= 0)
                 r = bb_object_check(c.buf, c.size, &c.license, err);
         if (r >= 0)
-                r = open_object(&c);
+                r = bb_load_open(&c);
         if (r >= 0)
                 r = btf_index_system(&c.sys);
+        if (r >= 0)
+                c.kernel = bb_plan_kernel_running();
         if (r >= 0)
                 r = bb_plan_load(&c);
         if (r >= 0)

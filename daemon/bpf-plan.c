@@ -80,8 +80,14 @@ static int skipped_add(struct load_ctx *c, const char *function, const char *rea
         return v->function && v->reason ? 0 : -ENOMEM;
 }
 
+struct plan_kernel bb_plan_kernel_running(void) {
+        return (struct plan_kernel) { .version = btf_kernel_version(),
+                                      .max_args = bb_features()->max_args };
+}
+
 /* Why fexitd will not attach to f, as a negative errno and a reason; 0 if it will. */
-static int exclusion(const struct btf_func *f, bool kernel, char *reason, size_t size) {
+static int exclusion(const struct plan_kernel *k, const struct btf_func *f, bool kernel, char *reason,
+                     size_t size) {
         const char *deny = kernel ? btf_func_deny_reason(f->name) : NULL;
 
         if (deny) {
@@ -93,7 +99,7 @@ static int exclusion(const struct btf_func *f, bool kernel, char *reason, size_t
                          "ftrace (it is not in available_filter_functions)", f->name);
                 return -EBUSY;
         }
-        return btf_func_check_args(f, btf_kernel_version(), bb_features()->max_args, reason, size);
+        return btf_func_check_args(f, k->version, k->max_args, reason, size);
 }
 
 /* A multi-link program on a kernel that has them: its targets are not instances (yet). */
@@ -236,7 +242,7 @@ static int plan_add_glob(struct load_ctx *c, struct plan *pl, const struct btf_i
                 return bb_fail(c->err, BB_ERR_NO_SUCH_FUNCTION, -ESRCH, bpf_program__name(pl->prog),
                                pattern, "no function matches %s", pattern);
         for (size_t i = 0; i < n; i++) {
-                r = exclusion(v[i], !tp, reason, sizeof(reason));
+                r = exclusion(&c->kernel, v[i], !tp, reason, sizeof(reason));
                 if (r >= 0 && !tp)
                         r = ambiguity(v[i], reason, sizeof(reason));
                 if (r < 0) {
@@ -259,12 +265,12 @@ static int plan_add_glob(struct load_ctx *c, struct plan *pl, const struct btf_i
 /* Refused from BTF and the probed trampoline limit, before the kernel sees the program: 6.1
  * would load it and refuse only at attach, with a bare ENOTSUPP. */
 static int fail_too_many_args(struct bb_error *e, const char *prog, const struct btf_func *f,
-                              const char *reason) {
+                              unsigned max_args, const char *reason) {
         int r = bb_fail(e, BB_ERR_TOO_MANY_ARGS, -ERANGE, prog, f->name, "%s", reason);
 
         if (e) {
                 e->n_args = f->nr_regs;
-                e->limit_max = bb_features()->max_args;
+                e->limit_max = max_args;
         }
         return r;
 }
@@ -281,9 +287,10 @@ static int plan_add_name(struct load_ctx *c, struct plan *pl, struct tprog *tp, 
         if (!f)
                 return fail_no_such_function(c->err, idx, bpf_program__name(pl->prog),
                                              tp ? tp->id : 0, name);
-        r = exclusion(f, !tp, reason, sizeof(reason));
+        r = exclusion(&c->kernel, f, !tp, reason, sizeof(reason));
         if (r == -ERANGE)
-                return fail_too_many_args(c->err, bpf_program__name(pl->prog), f, reason);
+                return fail_too_many_args(c->err, bpf_program__name(pl->prog), f, c->kernel.max_args,
+                                          reason);
         if (r < 0)
                 return bb_fail(c->err, BB_ERR_FUNCTION_DENIED, r, bpf_program__name(pl->prog), name,
                                "%s", reason);
@@ -443,6 +450,7 @@ int bb_plan_load(struct load_ctx *c) {
 
 int bb_check_function(const char *function, struct bb_error *err) {
         _cleanup_(btf_index_unrefp) struct btf_index *idx = NULL;
+        struct plan_kernel k = bb_plan_kernel_running();
         const struct btf_func *f;
         char reason[256];
         int r;
@@ -456,7 +464,7 @@ int bb_check_function(const char *function, struct bb_error *err) {
         f = btf_index_lookup(idx, function);
         if (!f)
                 return fail_no_such_function(err, idx, NULL, 0, function);
-        r = exclusion(f, true, reason, sizeof(reason));
+        r = exclusion(&k, f, true, reason, sizeof(reason));
         if (r < 0)
                 return bb_fail(err, BB_ERR_FUNCTION_DENIED, r, NULL, function, "%s", reason);
         return 0;
