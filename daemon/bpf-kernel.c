@@ -205,11 +205,10 @@ static int map_fd_readonly_pinned(int map_fd, uint32_t id, const char *pin_dir) 
 
 int bb_map_fd_readonly(int map_fd, const char *pin_dir) {
         LIBBPF_OPTS(bpf_get_fd_by_id_opts, o, .open_flags = BPF_F_RDONLY);
-        struct bpf_map_info info = {};
-        uint32_t len = sizeof(info);
+        struct bb_info info;
         int fd, r;
 
-        r = bpf_obj_get_info_by_fd(map_fd, &info, &len);
+        r = bb_map_info(map_fd, &info);
         if (r < 0)
                 return r;
         if (info.type == BPF_MAP_TYPE_RINGBUF || info.type == BPF_MAP_TYPE_USER_RINGBUF)
@@ -245,11 +244,10 @@ int bb_map_freeze(int map_fd) {
 
 /* The least access that still serves: see bpf-backend.h. */
 int bb_map_share(int map_fd, const char *pin_dir, bool *frozen, bool *ret_writable) {
-        struct bpf_map_info info = {};
-        uint32_t len = sizeof(info);
+        struct bb_info info;
         int fd, r;
 
-        r = bpf_obj_get_info_by_fd(map_fd, &info, &len);
+        r = bb_map_info(map_fd, &info);
         if (r < 0)
                 return r;
         if (info.type != BPF_MAP_TYPE_RINGBUF && !(info.map_flags & BPF_F_MMAPABLE)) {
