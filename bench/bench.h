@@ -10,6 +10,7 @@
  */
 
 #include <json-c/json.h>
+#include "common/varlink-json.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

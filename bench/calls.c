@@ -47,7 +47,7 @@ char *load_params_functions(const char *const *functions, size_t n, bool attach)
         json_object_object_add(p, "programs", progs);
         json_object_object_add(p, "attach", json_object_new_boolean(attach));
         text = strdup(json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN));
-        json_object_put(p);
+        vl_put(p);
         return text;
 }
 
@@ -71,7 +71,7 @@ int fexitd_load(struct bconn *c, const char *object_path, const char *params_jso
         if (ret_reply)
                 *ret_reply = reply;
         else
-                json_object_put(reply);
+                vl_put(reply);
         return r;
 }
 
@@ -174,7 +174,7 @@ int func_pool_probe(const char *socket, const char *object_path, const char *con
                 }
                 json_object_object_add(o, "ms", json_object_new_double(ms));
                 json_object_array_add(info, o);
-                json_object_put(reply);
+                vl_put(reply);
                 free(params);
                 bconn_close(&c);
         }

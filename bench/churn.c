@@ -44,12 +44,12 @@ static void churn_cycle(struct churn *c, struct bconn *conn) {
         r = fexitd_load(conn, c->object_path, NULL, &ms, &reply, &error);
         if (r < 0 || error) {
                 churn_error(c, "Load", error, r);
-                json_object_put(reply);
+                vl_put(reply);
                 return;
         }
         (void) samples_add(&c->load, (uint64_t) (ms * 1e6));
         prog = load_reply_program(reply);
-        json_object_put(reply);
+        vl_put(reply);
         snprintf(params, sizeof(params), "{\"handle\":%lld}", (long long) prog);
         t = now_ns();
         r = bconn_call(conn, "io.fexitd.Unload", params, NULL, 0, &r2, &error);
@@ -57,7 +57,7 @@ static void churn_cycle(struct churn *c, struct bconn *conn) {
                 churn_error(c, "Unload", error, r);
         else
                 (void) samples_add(&c->unload, now_ns() - t);
-        json_object_put(r2);
+        vl_put(r2);
 }
 
 static void *churn_main(void *arg) {

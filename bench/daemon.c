@@ -51,7 +51,7 @@ static json_object *status_when_quiet(struct bconn *c) {
         const char *error;
 
         for (int i = 0; i < 600; i++) {
-                json_object_put(reply);
+                vl_put(reply);
                 reply = NULL;
                 if (bconn_call(c, "io.fexitd.Status", NULL, NULL, 0, &reply, &error) < 0 || error)
                         break;
@@ -81,7 +81,7 @@ json_object *bench_daemon_memory(struct bench_daemon *d, const char *label, long
         json_object_object_add(o, "programs", json_object_new_int64((int64_t) json_num(reply, "programs", -1)));
         json_object_object_add(o, "rss_kib", json_object_new_int64(rss));
         json_object_object_add(o, "rss_anon_kib", json_object_new_int64(anon));
-        json_object_put(reply);
+        vl_put(reply);
         if (ret_rss)
                 *ret_rss = rss;
         return o;

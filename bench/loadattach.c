@@ -56,15 +56,15 @@ static int fexitd_once(struct bconn *c, const char *object_path, double *ret_ms,
                 r = -EIO;
         }
         if (r < 0) {
-                json_object_put(reply);
+                vl_put(reply);
                 return r;
         }
         snprintf(params, sizeof(params), "{\"handle\":%lld}", (long long) load_reply_program(reply));
-        json_object_put(reply);
+        vl_put(reply);
         t = now_ns();
         r = bconn_call(c, "io.fexitd.Unload", params, NULL, 0, &r2, &error);
         *ret_teardown_ms = (double) (now_ns() - t) / 1e6;
-        json_object_put(r2);
+        vl_put(r2);
         return r < 0 ? r : error ? -EIO : 0;
 }
 

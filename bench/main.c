@@ -179,7 +179,7 @@ static json_object *memory_with_clients(struct bench_daemon *d, unsigned n) {
                 c[i].fd = -EBADF;
                 if (bconn_open(d->socket, &c[i]) >= 0)
                         (void) bconn_call(&c[i], "io.fexitd.Status", NULL, NULL, 0, &reply, &error);
-                json_object_put(reply);
+                vl_put(reply);
         }
         snprintf(label, sizeof(label), "%u clients connected", n);
         m = bench_daemon_memory(d, label, NULL);
@@ -263,7 +263,7 @@ static int cmd_host(const struct opts *o) {
         json_object_object_add(doc, "memory", mem);
         env_stop(&e);
         emit(doc, o->json);
-        json_object_put(doc);
+        vl_put(doc);
         return r < 0 ? 1 : 0;
 }
 
@@ -369,7 +369,7 @@ static int cmd_vm(const struct opts *o) {
          * TCG, one after the other. The VM powers off instead. */
         func_pool_done(&pool);
         emit(doc, o->json);
-        json_object_put(doc);
+        vl_put(doc);
         return r < 0 ? 1 : 0;
 }
 

@@ -46,7 +46,7 @@ static void list_all(struct bench_daemon *d) {
 
         if (bconn_open(d->socket, &c) >= 0)
                 (void) bconn_call(&c, "io.fexitd.List", NULL, NULL, 0, &reply, &error);
-        json_object_put(reply);
+        vl_put(reply);
         bconn_close(&c);
 }
 

@@ -152,7 +152,7 @@ static int fexitd_multi_once(struct bench_daemon *d, const char *object_path, co
                 r = -EIO;
         }
         if (r < 0) {
-                json_object_put(reply);
+                vl_put(reply);
                 bconn_close(&c);
                 return r;
         }
@@ -160,16 +160,16 @@ static int fexitd_multi_once(struct bench_daemon *d, const char *object_path, co
         prog = load_reply_program(reply);
         link = json_object_get_int64(json_object_object_get(
                 json_object_array_get_idx(json_object_object_get(reply, "links"), 0), "handle"));
-        json_object_put(reply);
+        vl_put(reply);
         snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) link);
         t0 = now_ns();
         r = bconn_call(&c, "io.fexitd.Detach", p, NULL, 0, &r2, &error);
         row->detach_ms = (double) (now_ns() - t0) / 1e6;
-        json_object_put(r2);
+        vl_put(r2);
         snprintf(p, sizeof(p), "{\"handle\":%lld}", (long long) prog);
         if (r >= 0)
                 r = bconn_call(&c, "io.fexitd.Unload", p, NULL, 0, &r2, &error);
-        json_object_put(r2);
+        vl_put(r2);
         bconn_close(&c);
         return r;
 }
@@ -228,7 +228,7 @@ static bool daemon_has_multi_link(struct bench_daemon *d) {
             bconn_call(&c, "io.fexitd.Status", NULL, NULL, 0, &reply, &error) >= 0 && !error)
                 yes = json_object_get_boolean(json_object_object_get(
                         json_object_object_get(reply, "features"), "tracing_multi"));
-        json_object_put(reply);
+        vl_put(reply);
         bconn_close(&c);
         return yes;
 }

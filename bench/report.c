@@ -341,6 +341,6 @@ int report_main(int argc, char **argv) {
                 }
         }
         report_print(stdout, doc);
-        json_object_put(doc);
+        vl_put(doc);
         return r;
 }

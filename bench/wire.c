@@ -167,6 +167,6 @@ int bconn_call(struct bconn *c, const char *method, const char *params_json, con
         }
         p = json_object_object_get(o, "parameters");
         *ret = p ? json_object_get(p) : json_object_new_object();
-        json_object_put(o);
+        vl_put(o);
         return 0;
 }

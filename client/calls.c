@@ -167,13 +167,13 @@ static int attach_params(struct fexit_client *c, int64_t handle, const struct fe
         if (!p)
                 return client_fail(c, -ENOMEM, "out of memory");
         if (lifetime_to_json(p, OPTS_GET(opts, lifetime, FEXIT_LIFETIME_DEFAULT)) < 0) {
-                json_object_put(p);
+                vl_put(p);
                 return client_fail(c, -EINVAL, "invalid lifetime");
         }
         if (group)
                 vl_add_bool(p, "group", true);
         if (strv_to_json(p, "grants", OPTS_GET(opts, grants, NULL), OPTS_GET(opts, n_grants, 0)) < 0) {
-                json_object_put(p);
+                vl_put(p);
                 return client_fail(c, -ENOMEM, "out of memory");
         }
         *ret = p;

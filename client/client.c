@@ -271,11 +271,11 @@ int client_call(struct fexit_client *c, const char *method, json_object *paramet
 
         client_clear_error(c);
         if (c->broken) {
-                json_object_put(parameters);
+                vl_put(parameters);
                 return client_fail(c, -ENOTCONN, "the connection to fexitd was closed after an earlier failure");
         }
         if (n_fds > FEXIT_FDS_MAX) {
-                json_object_put(parameters);
+                vl_put(parameters);
                 return client_fail(c, -EINVAL, "at most %d fds per call", FEXIT_FDS_MAX);
         }
         r = client_send(c, method, parameters, fds, n_fds, deadline);

@@ -244,5 +244,5 @@ void print_error_details(FILE *f, const char *error_name, const char *parameters
         }
         print_log(f, strcmp(error_name, "io.fexitd.VerifierRejected") == 0 ? "verifier log" : "log",
                   vl_get_str(p, "log"));
-        json_object_put(p);
+        vl_put(p);
 }

@@ -38,7 +38,7 @@ static int report(struct ctl *x, int r) {
                 if (params && vl_json_parse(params, &p) >= 0)
                         vl_add(o, "parameters", p);
                 puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-                json_object_put(o);
+                vl_put(o);
         }
         return fexitctl_exit_code(name, r);
 }

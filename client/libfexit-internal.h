@@ -10,6 +10,7 @@
 #include "client/libfexit.h"
 #include "common/macro.h"
 #include "common/varlink-io.h"
+#include "common/varlink-json.h"
 
 struct fexit_client {
         struct vl_io io;
@@ -72,6 +73,6 @@ static inline bool streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
-#define _cleanup_json_ _cleanup_(json_object_putp)
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, vl_put);
+#define _cleanup_json_ _cleanup_(vl_putp)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct fexit_handle *, fexit_handle_free);

@@ -160,7 +160,7 @@ FEXIT_API struct fexit_handle *fexit_handle_free(struct fexit_handle *h) {
                 return NULL;
         free(impl->grants);
         free(impl->functions);
-        json_object_put(impl->json);
+        vl_put(impl->json);
         free(impl);
         return NULL;
 }
@@ -274,7 +274,7 @@ FEXIT_API struct fexit_load_result *fexit_load_result_free(struct fexit_load_res
         for (size_t i = 0; impl->pub.skipped && i < impl->pub.n_skipped; i++)
                 free(impl->pub.skipped[i]);
         free(impl->pub.skipped);
-        json_object_put(impl->json);
+        vl_put(impl->json);
         free(impl);
         return NULL;
 }
@@ -357,7 +357,7 @@ FEXIT_API struct fexit_status *fexit_status_free(struct fexit_status *s) {
         struct status_impl *impl = (struct status_impl *) s;
 
         if (impl) {
-                json_object_put(impl->json);
+                vl_put(impl->json);
                 free(impl);
         }
         return NULL;
@@ -419,7 +419,7 @@ FEXIT_API struct fexit_service_info *fexit_service_info_free(struct fexit_servic
 
         if (impl) {
                 free(impl->interfaces);
-                json_object_put(impl->json);
+                vl_put(impl->json);
                 free(impl);
         }
         return NULL;

@@ -521,11 +521,11 @@ static char *format(json_object *o) {
         struct out out = {};
 
         if (!o || vl_broken(o)) {
-                json_object_put(o);
+                vl_put(o);
                 return NULL;
         }
         put_value(&out, o);
-        json_object_put(o);
+        vl_put(o);
         if (out.failed || !out.buf) {
                 free(out.buf);
                 return NULL;
@@ -538,7 +538,7 @@ char *vl_format_call(const char *method, json_object *parameters, bool oneway) {
         json_object *o = json_object_new_object();
 
         if (!o) {
-                json_object_put(parameters);
+                vl_put(parameters);
                 return NULL;
         }
         vl_add_str(o, "method", method);
@@ -552,7 +552,7 @@ char *vl_format_reply(json_object *parameters) {
         json_object *o = json_object_new_object();
 
         if (!o) {
-                json_object_put(parameters);
+                vl_put(parameters);
                 return NULL;
         }
         vl_add(o, "parameters", parameters ? parameters : json_object_new_object());
@@ -563,7 +563,7 @@ char *vl_format_error(const char *error, json_object *parameters) {
         json_object *o = json_object_new_object();
 
         if (!o) {
-                json_object_put(parameters);
+                vl_put(parameters);
                 return NULL;
         }
         vl_add_str(o, "error", error);
@@ -648,6 +648,13 @@ int vl_params_parse(json_object *parameters, const struct vl_param *spec, void *
 static int broken_tag;
 static json_object *broken_object, *broken_array;
 
+/* The tag lives in json-c's userdata slot. json-c 0.19 (Debian forky) frees containers without
+ * recursion and takes that slot for its own bookkeeping while it does (json-c issues 923, 934):
+ * freeing a tagged container that has members crashes there. So no tagged container reaches
+ * json-c's free: vl_put() untags a tree first, and tags are counted so that the walk costs
+ * nothing while no allocation has failed (almost always). */
+static _Atomic size_t tags;
+
 __attribute__((constructor)) static void broken_init(void) {
         broken_object = json_object_new_object();
         broken_array = json_object_new_array();
@@ -662,8 +669,32 @@ static bool tagged(json_object *o) {
 }
 
 static void mark_broken(json_object *o) {
-        if (o && !tagged(o))
+        if (o && !tagged(o)) {
                 json_object_set_userdata(o, &broken_tag, NULL);
+                tags++;
+        }
+}
+
+/* The two preallocated ones keep their tag: they are never freed (a reference is always held). */
+static void untag(json_object *o) {
+        if (tagged(o) && o != broken_object && o != broken_array) {
+                json_object_set_userdata(o, NULL, NULL);
+                tags--;
+        }
+        if (json_object_is_type(o, json_type_array)) {
+                for (size_t i = 0; i < json_object_array_length(o); i++)
+                        untag(json_object_array_get_idx(o, i));
+        } else if (json_object_is_type(o, json_type_object)) {
+                struct json_object_iter it;
+                json_object_object_foreachC(o, it)
+                        untag(it.val);
+        }
+}
+
+void vl_put(json_object *o) {
+        if (tags > 0)
+                untag(o);
+        json_object_put(o);
 }
 
 /* Deep: a container may have been added to its parent before it was filled. */
@@ -699,21 +730,25 @@ json_object *vl_array(void) {
 static bool can_add(json_object *o, json_object *v) {
         if (o && !tagged(o) && v && !tagged(v))
                 return true;
-        json_object_put(v);
+        vl_put(v);
         mark_broken(o);
         return false;
 }
 
 void vl_add(json_object *o, const char *key, json_object *v) {
-        if (can_add(o, v) && json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
+        if (!can_add(o, v))
+                return;
+        if (tags > 0)   /* json-c frees the value a key had */
+                untag(json_object_object_get(o, key));
+        if (json_object_object_add(o, key, v) < 0) {
+                vl_put(v);
                 mark_broken(o);
         }
 }
 
 void vl_append(json_object *a, json_object *v) {
         if (can_add(a, v) && json_object_array_add(a, v) < 0) {
-                json_object_put(v);
+                vl_put(v);
                 mark_broken(a);
         }
 }

@@ -195,7 +195,7 @@ static void attach_done(struct job *job) {
                 vl_add(p, "link", json_object_get(json_object_array_get_idx(links, 0)));
                 vl_add(p, "links", json_object_get(links));
                 if (vl_broken(p)) {   /* a reply that cannot name the links: there are none */
-                        json_object_put(p);
+                        vl_put(p);
                         attach_unregister_all(j);
                         call_reply_errno(c, "attach", ENOMEM);
                 } else {
@@ -205,7 +205,7 @@ static void attach_done(struct job *job) {
                         call_reply(c, p);
                 }
         }
-        json_object_put(links);
+        vl_put(links);
         /* a connection-bound program whose client left during the attach goes now */
         if (gone)
                 server_release_connection(s, conn_id);

@@ -303,7 +303,7 @@ static void load_done(struct job *job) {
         ids = calloc(2 * j->res.n_progs + j->res.n_maps + 1, sizeof(uint64_t));
         if (!ids || register_results(j, ids, &n_ids, arrays[0], arrays[1], arrays[2]) < 0) {
                 for (size_t a = 0; a < 3; a++)
-                        json_object_put(arrays[a]);
+                        vl_put(arrays[a]);
                 call_reply_errno(c, "load", ENOMEM);
                 load_job_free(j);
                 return;
@@ -324,7 +324,7 @@ static void load_done(struct job *job) {
         vl_add(p, "links", arrays[2]);
         vl_add(p, "skipped", skipped);
         if (vl_broken(p)) {   /* a reply that cannot say what was loaded: nothing was */
-                json_object_put(p);
+                vl_put(p);
                 unregister(s, ids, n_ids);
                 call_reply_errno(c, "load", ENOMEM);
                 load_job_free(j);

@@ -147,7 +147,7 @@ static void method_describe(struct call *c, void *params) {
                 return;
         }
         if (h) {
-                json_object_put(r);
+                vl_put(r);
                 call_reply_denied(c, h, "the handle belongs to another user and was not granted to you");
                 return;
         }

@@ -56,7 +56,7 @@ static int load_file(struct server *s, const char *dir, const char *name) {
         msg = json_object_from_file(path);
         if (!msg || !json_object_is_type(msg, json_type_object)) {
                 log_error("%s: not a JSON object (%s); skipped", path, json_util_get_last_err());
-                json_object_put(msg);
+                vl_put(msg);
                 return -EBADMSG;
         }
         obj = json_object_object_get(msg, "object");
@@ -64,7 +64,7 @@ static int load_file(struct server *s, const char *dir, const char *name) {
                 fd = open(json_object_get_string(obj), O_RDONLY | O_CLOEXEC | O_NOCTTY);
                 if (fd < 0) {
                         log_error("%s: cannot open %s: %m; skipped", path, json_object_get_string(obj));
-                        json_object_put(msg);
+                        vl_put(msg);
                         return -errno;
                 }
                 json_object_object_add(msg, "object", json_object_new_int(0));

@@ -240,7 +240,7 @@ static void conn_protocol_error_reason(struct conn *c, const char *error, const 
 static void call_free(struct call *c) {
         free(c->origin);
         close_many(c->fds, c->n_fds);
-        json_object_put(c->msg);
+        vl_put(c->msg);
         free(c);
 }
 
@@ -654,7 +654,7 @@ void server_call_internal(struct server *s, const char *origin, const char *meth
 
         if (!c || !(c->origin = strdup(origin))) {
                 free(c);
-                json_object_put(msg);
+                vl_put(msg);
                 close_many(fds, n_fds);
                 return;
         }

@@ -240,13 +240,13 @@ int state_save(struct server *s) {
                         vl_append(list, record_to_json(h));
         vl_add(o, "handles", list);
         if (vl_broken(o)) {   /* never write a file that lacks records: keep the last one */
-                json_object_put(o);
+                vl_put(o);
                 log_error("Cannot write %s/state.json: %s", s->cfg.state_dir, strerror(ENOMEM));
                 return -ENOMEM;
         }
         r = write_atomic(s->cfg.state_dir, "state.json",
                          json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(o);
+        vl_put(o);
         if (r < 0)
                 log_error("Cannot write %s/state.json: %s", s->cfg.state_dir, strerror(-r));
         return r;
@@ -380,10 +380,10 @@ static int read_file(const char *path, json_object **ret) {
                 return -ENOMEM;
         o = json_tokener_parse_ex(tok, buf, (int) len);
         if (o && strspn(buf + tok->char_offset, " \t\r\n") != len - (size_t) tok->char_offset)
-                o = (json_object_put(o), NULL);
+                o = (vl_put(o), NULL);
         json_tokener_free(tok);
         if (!o || !json_object_is_type(o, json_type_object)) {
-                json_object_put(o);
+                vl_put(o);
                 return -EBADMSG;
         }
         *ret = o;
@@ -465,7 +465,7 @@ int state_restore(struct server *s) {
                 same_boot = saved_boot && *boot_id && strcmp(saved_boot, boot_id) == 0;
                 parse_records(s, json_object_object_get(o, "handles"), &records);
                 next = get_num(o, "next_handle", STATE_HANDLE_MAX + 1);
-                json_object_put(o);
+                vl_put(o);
         }
         if (s->persist)
                 /* only handed-off links depend on the boot: pins vanish with the kernel anyway */

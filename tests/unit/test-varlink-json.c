@@ -499,6 +499,33 @@ START_TEST(test_broken_builders) {
 }
 END_TEST
 
+/* json-c 0.19 frees containers without recursion and crashed on a broken one with members; each
+ * shape here aborted in json_object_put() on forky before vl_put() untagged trees first. */
+START_TEST(test_put_broken_trees) {
+        json_object *o = vl_obj(), *a = vl_array(), *deep = vl_obj(), *inner = vl_obj();
+
+        vl_add_str(o, "k", "v");
+        vl_add(o, "x", NULL);                 /* o: broken, with a member */
+        ck_assert(vl_broken(o));
+        vl_put(o);
+
+        vl_append(a, json_object_new_int(3));
+        vl_append(a, NULL);                   /* a: broken, with a member */
+        vl_put(a);
+
+        vl_add(deep, "inner", inner);
+        vl_add_int(inner, "n", 1);
+        vl_add(inner, "bad", NULL);           /* broken below the root */
+        vl_add(deep, "inner", vl_obj());      /* and replaced: json-c frees the broken one */
+        ck_assert(!vl_broken(deep));
+        vl_put(deep);
+        o = vl_obj();
+        vl_add_int(o, "a", 1);
+        vl_add(o, "b", NULL);
+        ck_assert_ptr_null(vl_format_reply(o));   /* frees it inside a new envelope */
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("varlink-json");
         TCase *parse = tcase_create("parse"), *strict = tcase_create("strict-conformance");
@@ -515,6 +542,7 @@ static Suite *suite(void) {
         tcase_add_test(msg, test_format);
         tcase_add_test(msg, test_format_values);
         tcase_add_test(msg, test_broken_builders);
+        tcase_add_test(msg, test_put_broken_trees);
         tcase_add_test(msg, test_getters);
         tcase_add_test(params, test_params_all);
         tcase_add_test(params, test_params_optional_null_and_absent);
