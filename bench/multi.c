@@ -35,6 +35,7 @@
 #include "daemon/bpf-backend.h"
 #include "daemon/bpf-multi.h"
 #include "daemon/btf-index.h"
+#include "daemon/btf-rules.h"
 
 struct pool {
         const struct btf_func **v;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* Cleanup helpers the BPF backend needs beyond common/macro.h. Private to daemon/bpf-backend.c
- * and daemon/btf-index.c. */
+/* Cleanup helpers the BPF backend needs beyond common/macro.h. Private to the backend's files
+ * (daemon/bpf-*.c, daemon/btf-*.c). */
 
 #include <dirent.h>
 #include <stdio.h>

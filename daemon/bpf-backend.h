@@ -163,6 +163,17 @@ int bb_map_fd_readonly(int map_fd, const char *pin_dir);
  * mprotect and updates fail with EPERM. -EBUSY while a writable mmap of it exists. */
 int bb_map_freeze(int map_fd);
 
+/* The fd to hand to a holder of the map: the least access that still serves, for every map
+ * type in one place. A ring buffer's reader writes its consumer position, so it gets a
+ * read-write fd (the kernel maps the data pages read-only for it). The kernel cannot mmap a
+ * read-only fd, so an mmap-able map (.bss, .data) is frozen instead and its read-write fd
+ * shared: no holder can write it from user space any more, the program still does, and the fd
+ * maps PROT_READ. Everything else gets a read-only fd (bb_map_fd_readonly(), pin_dir as there).
+ * *frozen: in, whether the map was frozen already; out, whether it is now (set even when a
+ * later step fails). Returns the new fd (O_CLOEXEC, >= 3), and in *ret_writable whether a
+ * holder can change the map through it. */
+int bb_map_share(int map_fd, const char *pin_dir, bool *frozen, bool *ret_writable);
+
 /* Kernel-side facts, for List/Describe and for validating re-adopted pins. */
 struct bb_info {
         uint32_t id;

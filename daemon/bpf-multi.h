@@ -4,7 +4,8 @@
 /*
  * Tracing multi-link (Linux 7.3: one program, one link, N functions), issued with raw bpf()
  * because Debian 12's libbpf 1.1 predates it. Part of the BPF backend: private to
- * daemon/bpf-backend.c and its unit tests; the rest of the daemon sees bpf-backend.h only.
+ * the backend's files (bpf-load.c, bpf-kernel.c, ...) and its unit tests; the rest of the
+ * daemon sees bpf-backend.h only.
  */
 
 #include <stdbool.h>

@@ -16,6 +16,7 @@
 #include "daemon/bb-util.h"
 #include "daemon/bpf-backend.h"
 #include "daemon/btf-index.h"
+#include "daemon/btf-rules.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct btf_index *, btf_index_unref);
 

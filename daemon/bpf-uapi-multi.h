@@ -5,7 +5,7 @@
  * The tracing multi-link uapi (Linux 7.3), which the linux/bpf.h and libbpf of Debian 12 (libbpf
  * 1.1) predate: the only place fexitd spells these values and layouts. Written from the kernel's
  * include/uapi/linux/bpf.h, checked by the static asserts below, and the enum values are looked up
- * in the running kernel's BTF before use (bpf-backend.c): these constants are the fallback only.
+ * in the running kernel's BTF before use (bpf-multi.c): these constants are the fallback only.
  */
 
 #include <assert.h>

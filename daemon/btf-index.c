@@ -1,14 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/utsname.h>
 
 #include <bpf/btf.h>
-#include <linux/version.h>
 
 #include "common/macro.h"
 #include "daemon/bb-util.h"
@@ -300,7 +296,7 @@ static int cmp_entry(const void *a, const void *b) {
         return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static uint64_t hash_name(const char *s) {
+uint64_t btf_index_hash_name(const char *s) {
         uint64_t h = 0xcbf29ce484222325ULL;         /* FNV-1a */
 
         for (; *s; s++)
@@ -318,7 +314,7 @@ static int build_hash(struct btf_index *idx) {
                 return -ENOMEM;
         idx->n_slots = n;
         for (size_t i = 0; i < idx->n_entries; i++) {
-                size_t s = hash_name(idx->entries[i].f.name) & (n - 1);
+                size_t s = btf_index_hash_name(idx->entries[i].f.name) & (n - 1);
 
                 while (idx->slots[s] != 0)
                         s = (s + 1) & (n - 1);
@@ -330,7 +326,7 @@ static int build_hash(struct btf_index *idx) {
 static struct entry *find(const struct btf_index *idx, const char *name) {
         if (idx->n_slots == 0)
                 return NULL;
-        for (size_t s = hash_name(name) & (idx->n_slots - 1);; s = (s + 1) & (idx->n_slots - 1)) {
+        for (size_t s = btf_index_hash_name(name) & (idx->n_slots - 1);; s = (s + 1) & (idx->n_slots - 1)) {
                 uint32_t v = idx->slots[s];
 
                 if (v == 0)
@@ -417,7 +413,7 @@ const struct btf_func *btf_index_lookup(const struct btf_index *idx, const char 
 }
 
 bool btf_glob_is_pattern(const char *pattern) {
-        return strpbrk(pattern, "*?[\\") != NULL;
+        return strpbrk(pattern, BTF_GLOB_CHARS) != NULL;
 }
 
 /* First entry whose name is >= prefix. */
@@ -445,7 +441,7 @@ int btf_index_glob(const struct btf_index *idx, const char *pattern,
         if (!idx->sealed)
                 return -EINVAL;
         /* The literal prefix narrows the sorted range, so "vfs_*" never scans all names. */
-        prefix = strndup(pattern, strcspn(pattern, "*?[\\"));
+        prefix = strndup(pattern, strcspn(pattern, BTF_GLOB_CHARS));
         if (!prefix)
                 return -ENOMEM;
         for (size_t i = lower_bound(idx, prefix); i < idx->n_entries; i++) {
@@ -577,249 +573,4 @@ size_t btf_index_suggest(const struct btf_index *idx, const char *name, const ch
         for (size_t i = 0; i < n_top; i++)
                 ret[i] = top[i].name;
         return n_top;
-}
-
-/* Functions that fexitd never attaches to although the kernel may let it. */
-static const struct {
-        const char *pattern;
-        const char *reason;
-} deny_list[] = {
-        /* The kernel's own btf_id_deny set (kernel/bpf/verifier.c): the trampoline calls them. */
-        { "migrate_disable", "called by the BPF trampoline itself (the kernel's btf_id_deny set)" },
-        { "migrate_enable", "called by the BPF trampoline itself (the kernel's btf_id_deny set)" },
-        { "rcu_read_unlock_strict", "called by the BPF trampoline itself (the kernel's btf_id_deny set)" },
-        { "preempt_count_add", "called by the BPF trampoline itself (the kernel's btf_id_deny set)" },
-        { "preempt_count_sub", "called by the BPF trampoline itself (the kernel's btf_id_deny set)" },
-        { "___migrate_enable", "called by the BPF trampoline itself (the kernel's btf_id_deny set)" },
-        /* The kernel's noreturn_deny set: fexit on a function that never returns is refused (a
-         * multi-link with one of them fails for all its functions). */
-        { "do_exit", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
-        { "do_group_exit", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
-        { "make_task_dead", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
-        { "kthread_complete_and_exit", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
-        { "__module_put_and_kthread_exit", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
-        { "__x64_sys_exit", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
-        { "__x64_sys_exit_group", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
-        { "__ia32_sys_exit", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
-        { "__ia32_sys_exit_group", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
-        { "__kunit_abort", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
-        { "kunit_try_catch_throw", "never returns, so fexit cannot run (the kernel's noreturn_deny set)" },
-        /* Debian's 6.1 lets these load; attaching __rcu_read_lock hung the machine. */
-        { "__rcu_read_lock", "called by the BPF trampoline itself: attaching it hangs Linux 6.1" },
-        { "__rcu_read_unlock", "called by the BPF trampoline itself: attaching it hangs Linux 6.1" },
-        /* The trampoline's enter/exit path: tracing it would recurse into itself. */
-        { "__bpf_prog_enter*", "part of the BPF trampoline: tracing it would recurse" },
-        { "__bpf_prog_exit*", "part of the BPF trampoline: tracing it would recurse" },
-        { "__bpf_tramp_enter", "part of the BPF trampoline: tracing it would recurse" },
-        { "__bpf_tramp_exit", "part of the BPF trampoline: tracing it would recurse" },
-        { "bpf_prog_start_time", "part of the BPF trampoline: tracing it would recurse" },
-        { "update_prog_stats", "part of the BPF trampoline: tracing it would recurse" },
-        /* Spin locks taken inside BPF programs with interrupts off. */
-        { "bpf_spin_lock", "BPF spin lock internals: run inside BPF programs with interrupts off" },
-        { "bpf_spin_unlock", "BPF spin lock internals: run inside BPF programs with interrupts off" },
-        { "__bpf_spin_lock*", "BPF spin lock internals: run inside BPF programs with interrupts off" },
-        { "__bpf_spin_unlock*", "BPF spin lock internals: run inside BPF programs with interrupts off" },
-};
-
-const char *btf_func_deny_reason(const char *name) {
-        for (size_t i = 0; i < ELEMENTSOF(deny_list); i++)
-                if (fnmatch(deny_list[i].pattern, name, 0) == 0)
-                        return deny_list[i].reason;
-        return NULL;
-}
-
-int btf_kernel_version_parse(const char *release, uint32_t *ret) {
-        unsigned a = 0, b = 0, c = 0;
-
-        if (!release || sscanf(release, "%u.%u.%u", &a, &b, &c) < 2 || a > 255 || b > 255)
-                return -EINVAL;
-        *ret = KERNEL_VERSION(a, b, c > 255 ? 255 : c);
-        return 0;
-}
-
-static uint32_t running_kver;
-
-static void kver_once(void) {
-        struct utsname u;
-
-        if (uname(&u) == 0)
-                (void) btf_kernel_version_parse(u.release, &running_kver);
-}
-
-uint32_t btf_kernel_version(void) {
-        static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-        pthread_once(&once, kver_once);
-        return running_kver;
-}
-
-int btf_func_check_args(const struct btf_func *f, uint32_t kver, unsigned max_regs, char *reason,
-                        size_t reason_size) {
-        if (f->vararg)
-                snprintf(reason, reason_size, "%s takes variable arguments, which fexit cannot save",
-                         f->name);
-        else if (f->nr_args > 12)
-                snprintf(reason, reason_size, "%s takes %u arguments; BPF allows at most 12",
-                         f->name, f->nr_args);
-        else if (f->odd_return)
-                snprintf(reason, reason_size,
-                         "%s returns a struct, union or floating-point value, which fexit cannot read",
-                         f->name);
-        else if (f->big_struct_arg)
-                snprintf(reason, reason_size,
-                         "%s takes a struct of more than 16 bytes by value, which fexit cannot save",
-                         f->name);
-        else if (f->struct_arg && kver < KERNEL_VERSION(6, 1, 0))
-                snprintf(reason, reason_size,
-                         "%s takes a struct by value, which fexit supports only since Linux 6.1", f->name);
-        else if (max_regs && f->nr_regs > max_regs) {
-                snprintf(reason, reason_size,
-                         "%s takes %u argument registers; this kernel's fexit trampoline saves at most %u",
-                         f->name, f->nr_regs, max_regs);
-                return -ERANGE;
-        } else
-                return 0;
-        return -E2BIG;
-}
-
-/* The system index ------------------------------------------------------------------------- */
-
-static pthread_mutex_t system_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct btf_index *system_index;          /* holds one reference */
-static uint64_t system_key;
-static struct btf *system_vmlinux;              /* parsed once, never freed */
-static const char *system_btf_dir = "/sys/kernel/btf";
-static const char *system_filter_functions = NULL;
-
-void btf_index_system_set_paths(const char *btf_dir, const char *filter_functions) {
-        if (btf_dir)
-                system_btf_dir = btf_dir;
-        if (filter_functions)
-                system_filter_functions = filter_functions;
-}
-
-/* A hash of the (name, inode) pairs in the BTF directory: changes when a module is loaded,
- * unloaded or reloaded (sysfs gives a re-created file a new inode). */
-static int btf_dir_key(uint64_t *ret) {
-        _cleanup_(closedirp) DIR *d = opendir(system_btf_dir);
-        uint64_t key = 0;
-        struct dirent *de;
-
-        if (!d)
-                return -errno;
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.')         /* order-independent: a sum of hashes */
-                        key += hash_name(de->d_name) * 31 + de->d_ino;
-        *ret = key;
-        return 0;
-}
-
-static int parse_vmlinux(void) {
-        _cleanup_free_ char *path = NULL;
-        struct btf *btf;
-
-        if (system_vmlinux)
-                return 0;
-        if (asprintf(&path, "%s/vmlinux", system_btf_dir) < 0)
-                return -ENOMEM;
-        btf = btf__parse(path, NULL);
-        if (!btf)
-                return -errno;
-        system_vmlinux = btf;
-        return 0;
-}
-
-static int add_modules(struct btf_index *idx) {
-        _cleanup_(closedirp) DIR *d = opendir(system_btf_dir);
-        struct dirent *de;
-
-        if (!d)
-                return -errno;
-        while ((de = readdir(d))) {
-                _cleanup_free_ char *path = NULL;
-                struct btf *btf;
-                int r;
-
-                if (de->d_name[0] == '.' || strcmp(de->d_name, "vmlinux") == 0)
-                        continue;
-                if (asprintf(&path, "%s/%s", system_btf_dir, de->d_name) < 0)
-                        return -ENOMEM;
-                btf = btf__parse_split(path, system_vmlinux);
-                if (!btf)
-                        continue;               /* unloaded meanwhile: the next key differs */
-                r = btf_index_add_btf(idx, de->d_name, btf, true);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static const char *const filter_paths[] = {
-        "/sys/kernel/tracing/available_filter_functions",
-        "/sys/kernel/debug/tracing/available_filter_functions",
-};
-
-static void add_traceable(struct btf_index *idx) {
-        if (system_filter_functions) {
-                if (*system_filter_functions)
-                        (void) btf_index_add_traceable(idx, system_filter_functions);
-                return;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(filter_paths); i++)
-                if (btf_index_add_traceable(idx, filter_paths[i]) >= 0)
-                        return;
-        /* Not readable (no tracefs in this mount namespace): traceability stays unknown. */
-}
-
-/* Only for the real system: tests that point the index at other files get none. */
-static void add_kallsyms(struct btf_index *idx) {
-        if (!system_filter_functions)
-                (void) btf_index_add_kallsyms(idx, "/proc/kallsyms");
-}
-
-static int system_build(struct btf_index **ret) {
-        _cleanup_(btf_index_unrefp) struct btf_index *idx = NULL;
-        int r;
-
-        r = parse_vmlinux();
-        if (r < 0)
-                return r;
-        idx = btf_index_new();
-        if (!idx)
-                return -ENOMEM;
-        r = btf_index_add_btf(idx, "vmlinux", system_vmlinux, false);
-        if (r < 0)
-                return r;
-        r = add_modules(idx);
-        if (r < 0)
-                return r;
-        add_traceable(idx);
-        add_kallsyms(idx);
-        r = btf_index_seal(idx);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(idx);
-        return 0;
-}
-
-int btf_index_system(struct btf_index **ret) {
-        uint64_t key = 0;
-        int r;
-
-        pthread_mutex_lock(&system_lock);
-        r = btf_dir_key(&key);
-        if (r >= 0 && (!system_index || key != system_key)) {
-                struct btf_index *idx = NULL;
-
-                r = system_build(&idx);
-                if (r >= 0) {
-                        btf_index_unref(system_index);
-                        system_index = idx;
-                        system_key = key;
-                }
-        }
-        if (r >= 0)
-                *ret = btf_index_ref(system_index);
-        pthread_mutex_unlock(&system_lock);
-        return r < 0 ? r : 0;
 }

@@ -11,8 +11,7 @@
  * rebuilt only when the set of files in /sys/kernel/btf changes (a module came or went); vmlinux
  * itself is parsed once per process.
  *
- * Also here: the policy facts that depend only on a function's name and BTF signature (fexitd's
- * deny list, the trampoline's argument limit), so that they can be unit tested without a kernel.
+ * What fexitd will attach to, from a function's name and BTF facts, is in daemon/btf-rules.h.
  */
 
 #include <stdbool.h>
@@ -81,23 +80,17 @@ int btf_index_glob(const struct btf_index *idx, const char *pattern,
  * Pointers into the index. Returns the count. */
 size_t btf_index_suggest(const struct btf_index *idx, const char *name, const char **ret, size_t max);
 
-/* True if pattern contains glob characters. */
+/* The characters that make a name a pattern for fnmatch(3): a backslash escapes the next one, so
+ * it makes a pattern too. The one definition, for the index and for the daemon's limit on globs. */
+#define BTF_GLOB_CHARS "*?[\\"
+
+/* True if pattern contains one of BTF_GLOB_CHARS. */
 bool btf_glob_is_pattern(const char *pattern);
 
-/* The reason fexitd refuses this function, or NULL. Static strings. */
-const char *btf_func_deny_reason(const char *name);
+/* FNV-1a over a name: the index's hash, also the system index's directory key. */
+uint64_t btf_index_hash_name(const char *s);
 
-/* Kernel version code as KERNEL_VERSION(a, b, c) from a uname release like "6.1.0-56-amd64". */
-int btf_kernel_version_parse(const char *release, uint32_t *ret);
-/* The running kernel's version code (uname), cached. */
-uint32_t btf_kernel_version(void);
-
-/* Why fexit cannot take f on kernel version kver, whose trampoline saves max_regs argument
- * registers (0: unknown, the kernel decides), or 0 when it can. -ERANGE: more registers than
- * max_regs; -E2BIG: what no fexit takes (varargs, more than 12 arguments, a struct too big).
- * On refusal writes a one-line reason. */
-int btf_func_check_args(const struct btf_func *f, uint32_t kver, unsigned max_regs, char *reason,
-                        size_t reason_size);
+/* daemon/btf-system.c ------------------------------------------------------------------------ */
 
 /* The system index (vmlinux + loaded modules + available_filter_functions when readable). Returns
  * a reference: btf_index_unref() it. Rebuilt when /sys/kernel/btf changed since the last call. */

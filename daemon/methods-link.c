@@ -11,10 +11,6 @@
 #include "daemon/log.h"
 #include "daemon/methods.h"
 
-/* From linux/bpf.h; this file stays free of bpf headers. */
-#define BPF_MAP_TYPE_RINGBUF_ 27
-#define BPF_F_MMAPABLE_ (1U << 10)
-
 struct attach_params {
         int64_t handle;
         const char *lifetime;
@@ -428,32 +424,17 @@ static int method_take_link(struct call *c, void *params) {
 
 static int method_share_map(struct call *c, void *params) {
         struct handle *h;
-        bool writable;
+        bool writable, was_frozen;
         json_object *p;
         int fd, r;
 
         r = call_get_handle(c, ((struct handle_params *) params)->handle, HANDLE_MAP, ACCESS_SHARE, &h);
         if (r != 0)
                 return r;
-        /* Least access that still serves. A ring buffer's reader writes its consumer position,
-         * so it needs a writable fd (the kernel maps the data pages read-only for it). The kernel
-         * cannot mmap a read-only fd, so an mmap-able map (.bss, .data) is frozen instead: no
-         * holder can write it from user space any more, the program still does, and its fd can
-         * be mapped PROT_READ. Everything else gets a read-only fd. */
-        if (h->map_type == BPF_MAP_TYPE_RINGBUF_)
-                fd = fd_dup_cloexec(h->fd);
-        else if (h->map_flags & BPF_F_MMAPABLE_) {
-                fd = h->frozen ? 0 : bb_map_freeze(h->fd);
-                if (fd >= 0 && !h->frozen) {
-                        h->frozen = true;
-                        if (h->lifetime == LIFETIME_PERSISTENT)
-                                (void) state_save(c->server);
-                }
-                if (fd >= 0)
-                        fd = fd_dup_cloexec(h->fd);
-        } else
-                fd = bb_map_fd_readonly(h->fd, c->server->cfg.pin_dir);
-        writable = h->map_type == BPF_MAP_TYPE_RINGBUF_;
+        was_frozen = h->frozen;
+        fd = bb_map_share(h->fd, c->server->cfg.pin_dir, &h->frozen, &writable);
+        if (h->frozen && !was_frozen && h->lifetime == LIFETIME_PERSISTENT)
+                (void) state_save(c->server);
         if (fd < 0)
                 return fd;
         log_full(LOG_INFO, &(struct log_ctx) { .handle = h->id, .kernel_id = h->kernel_id,

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "daemon/bpf-backend.h"
+#include "daemon/btf-index.h"
 #include "daemon/log.h"
 #include "daemon/methods.h"
 #include "daemon/policy.h"
@@ -381,7 +382,7 @@ static bool over_function_limits(const struct load_job *j, const char **ret_limi
         for (size_t i = 0; i < j->n_select; i++)
                 for (size_t k = 0; k < j->select[i].n_functions; k++) {
                         functions++;
-                        globs += strpbrk(j->select[i].functions[k], "*?[") != NULL;
+                        globs += btf_glob_is_pattern(j->select[i].functions[k]);
                 }
         if (functions > FUNCTIONS_MAX) {
                 *ret_limit = "functions per load";

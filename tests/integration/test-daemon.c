@@ -455,6 +455,30 @@ START_TEST(unknown_function) {
 }
 END_TEST
 
+/* A backslash makes a name a pattern for the BTF index (fnmatch escapes with it), so it counts
+ * against the globs a Load may ask for like '*', '?' and '['. */
+START_TEST(backslash_patterns_count_as_globs) {
+        int fd = test_connect(&d), obj = object_fd();
+        char params[2048];
+        size_t n;
+        json_object *o;
+
+        n = (size_t) snprintf(params, sizeof(params),
+                              "{\"object\":0,\"programs\":[{\"name\":\"fexit_count\",\"functions\":[");
+        for (int i = 0; i < 33; i++)            /* GLOBS_MAX + 1, each "vfs_\\read" in JSON */
+                n += (size_t) snprintf(params + n, sizeof(params) - n, "%s\"vfs_\\\\read\"",
+                                       i ? "," : "");
+        snprintf(params + n, sizeof(params) - n, "]}]}");
+        call_expect(fd, "io.fexitd.Load", params, &obj, 1, "io.fexitd.LimitExceeded", &o);
+        ck_assert_str_eq(vl_get_str(params_of(o), "limit"), "globs per load");
+        ck_assert_int_eq(json_object_get_int64(json_object_object_get(params_of(o), "max")), 32);
+        json_object_put(o);
+        safe_close(obj);
+        test_disconnect(fd);
+        assert_no_fd_leak();
+}
+END_TEST
+
 /* Our host's kernel refuses fexit: that must be a clear KernelError naming EPERM, and nothing is
  * left behind. On a kernel that allows fexit this test has nothing to show. */
 START_TEST(kernel_refusal_is_reported) {
@@ -775,6 +799,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, non_elf_object);
         tcase_add_test(tc, load_name_is_validated);
         tcase_add_test(tc, unknown_function);
+        tcase_add_test(tc, backslash_patterns_count_as_globs);
         tcase_add_test(tc, kernel_refusal_is_reported);
         tcase_add_test(tc, status_reports_kernel_features);
         tcase_add_test(tc, client_vanishes_mid_request);

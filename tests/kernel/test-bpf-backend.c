@@ -40,6 +40,7 @@
 
 #include "daemon/bpf-backend.h"
 #include "daemon/btf-index.h"
+#include "daemon/btf-rules.h"
 
 #ifndef BACKEND_BPF_DIR
 #define BACKEND_BPF_DIR "."
@@ -495,6 +496,51 @@ static int pinned_readonly_child(int arr) {
         if (read_u64(ro) != 1)
                 return 7;
         return 0;
+}
+
+/* bb_map_share: one rule for every map type. */
+static int t_map_share(void) {
+        LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_MMAPABLE);
+        int arr = bpf_map_create(BPF_MAP_TYPE_ARRAY, "bb_share_arr", 4, 8, 1, &mo);
+        int hash = bpf_map_create(BPF_MAP_TYPE_HASH, "bb_share_hash", 4, 8, 4, NULL);
+        int rb = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "bb_share_rb", 0, 0, 4096, NULL);
+        uint32_t key = 0;
+        uint64_t v = 7;
+        bool frozen = false, writable = true;
+        int fd;
+        void *p;
+
+        CHECK(arr >= 0 && hash >= 0 && rb >= 0);
+        /* a ring buffer: its read-write fd, nothing frozen */
+        fd = bb_map_share(rb, pin_dir, &frozen, &writable);
+        CHECK(fd_is_good(fd) && writable && !frozen, "ringbuf: %d", fd);
+        close(fd);
+        /* a plain map: a read-only fd */
+        writable = true;
+        fd = bb_map_share(hash, pin_dir, &frozen, &writable);
+        CHECK(fd_is_good(fd) && !writable && !frozen, "hash: %d", fd);
+        CHECK(bpf_map_update_elem(fd, &key, &v, 0) == -EPERM);
+        CHECK(bpf_map_update_elem(hash, &key, &v, 0) == 0);
+        close(fd);
+        /* an mmap-able map: frozen, then its read-write fd, which maps PROT_READ only */
+        writable = true;
+        fd = bb_map_share(arr, pin_dir, &frozen, &writable);
+        CHECK(fd_is_good(fd) && !writable && frozen, "mmapable: %d", fd);
+        CHECK(bpf_map_update_elem(arr, &key, &v, 0) == -EPERM);
+        p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+        CHECK(p != MAP_FAILED);
+        munmap(p, 4096);
+        CHECK(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED);
+        close(fd);
+        /* again, known to be frozen: the same answer */
+        fd = bb_map_share(arr, pin_dir, &frozen, &writable);
+        CHECK(fd_is_good(fd) && !writable && frozen, "mmapable again: %d", fd);
+        close(fd);
+        CHECK(bb_map_share(-1, pin_dir, &frozen, &writable) < 0);
+        close(arr);
+        close(hash);
+        close(rb);
+        return PASS;
 }
 
 static int t_pins(void) {
@@ -1060,6 +1106,7 @@ static const struct {
         { "check function", t_check_function },
         { "load probe (EPERM on the host)", t_load_probe },
         { "maps and read-only fds", t_maps },
+        { "map sharing", t_map_share },
         { "pins", t_pins },
         { "prog and link info", t_info },
         { "threads", t_threads },

@@ -13,6 +13,7 @@
 
 #include "check-main.h"
 #include "daemon/btf-index.h"
+#include "daemon/btf-rules.h"
 
 static struct btf_index *index_of(const char *const *names) {
         struct btf_index *idx = btf_index_new();
@@ -92,6 +93,7 @@ START_TEST(test_glob) {
         ck_assert(btf_glob_is_pattern("vfs_*"));
         ck_assert(btf_glob_is_pattern("vfs_rea?"));
         ck_assert(btf_glob_is_pattern("[tv]*"));
+        ck_assert(btf_glob_is_pattern("vfs\\_read"));   /* fnmatch escapes: a pattern */
         ck_assert(!btf_glob_is_pattern("vfs_read"));
 
         ck_assert_int_eq(btf_index_glob(idx, "vfs_*", &v, &n), 0);

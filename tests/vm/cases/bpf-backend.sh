@@ -1,7 +1,7 @@
 #!/bin/sh
 # vm-mode: fast
 # vm-modules: dummy
-# The BPF backend (daemon/bpf-backend.c) on a real kernel: tests/kernel/test-bpf-backend runs
+# The BPF backend (daemon/bpf-*.c) on a real kernel: tests/kernel/test-bpf-backend runs
 # every path (load, attach, pins, read-only fds, verifier log, one program on many functions, a
 # module function, fexit on an XDP program); then, while it holds a link of backend_good and two
 # instances of backend_multi, bpftool must show them as the backend reported them.
