@@ -14,6 +14,7 @@
 #include "common/macro.h"
 #include "common/parse-util.h"
 #include "common/peer.h"
+#include "common/utf8.h"
 #include "daemon/policy.h"
 
 #define NAME_LEN_MAX 255        /* a user or group name, as useradd allows */
@@ -72,43 +73,6 @@ static int fail(struct parser *ps, int r, const char *fmt, ...) {
                      strlen(t) > ECHO_MAX ? "..." : ""
 
 /* ---- characters ------------------------------------------------------------------------------ */
-
-/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. Returns the length of
- * the sequence, 0 if invalid. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret) {
-        size_t k;
-        uint32_t c, min;
-
-        if (s[0] < 0x80) {
-                *ret = s[0];
-                return 1;
-        }
-        if ((s[0] & 0xe0) == 0xc0) {
-                k = 2;
-                c = s[0] & 0x1f;
-                min = 0x80;
-        } else if ((s[0] & 0xf0) == 0xe0) {
-                k = 3;
-                c = s[0] & 0x0f;
-                min = 0x800;
-        } else if ((s[0] & 0xf8) == 0xf0) {
-                k = 4;
-                c = s[0] & 0x07;
-                min = 0x10000;
-        } else
-                return 0;
-        if (n < k)
-                return 0;
-        for (size_t i = 1; i < k; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                c = c << 6 | (s[i] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-                return 0;
-        *ret = c;
-        return k;
-}
 
 /* C1 controls, line separators and bidirectional formatting: they can make a comment display
  * differently from what the parser reads (the "Trojan Source" trick). */
