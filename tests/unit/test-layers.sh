@@ -65,4 +65,13 @@ if ! sort -u "$edges" | tsort >/dev/null 2>"$edges.err"; then
 	fail=1
 fi
 rm -f "$edges.err"
+
+# docs/architecture.md's "Where to make a change" names every source file of common/ and daemon/
+for f in "$src"/common/*.c "$src"/daemon/*.c; do
+	name=${f#"$src"/}
+	if ! grep -qF "\`$name\`" "$src/docs/architecture.md"; then
+		echo "FAIL: docs/architecture.md does not say what $name is for" >&2
+		fail=1
+	fi
+done
 exit $fail
