@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <syslog.h>
 
 #include "common/macro.h"
@@ -34,10 +36,27 @@ void vl_user_drop_conn(struct vl_server *s, struct vl_user *u) {
         free(u);
 }
 
-/* Closes a connection that holds or withholds too much, naming who it was. */
-static void conn_evict(struct vl_conn *c, const char *why) {
+void vl_send_limit_error(const struct vl_server *s, int fd, const char *limit, int64_t max) {
+        json_object *p = vl_obj();
+        char *text;
+
+        vl_add_str(p, "limit", limit);
+        vl_add_int(p, "max", max);
+        text = vl_format_error(s->cfg.errors.limit, p);
+        if (text)
+                (void) send(fd, text, strlen(text) + 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        free(text);
+}
+
+/* Closes a connection that holds or withholds too much, naming who it was, and tells the client
+ * which limit it went over when that costs nothing: a send the socket takes at once, never our
+ * buffers (what it holds there is why it goes). Not after a reply sent in part, where the client
+ * would read the two as one garbled message. Replies still queued are lost with it. */
+static void conn_evict(struct vl_conn *c, const char *why, const char *limit, int64_t max) {
         vl_server_log(c->server, LOG_WARNING, &c->peer, NULL,
-                 "Disconnecting client (connection %" PRIu64 "): %s", c->id, why);
+                 "Disconnecting client (connection %" PRIu64 "): %s (%s)", c->id, why, limit);
+        if (vl_io_out_whole(&c->io))
+                vl_send_limit_error(c->server, c->io.fd, limit, max);
         vl_conn_free(c);
 }
 
@@ -79,7 +98,8 @@ int vl_conn_charge(struct vl_conn *c) {
                 if (!victim)
                         break;
                 gone = victim == c;
-                conn_evict(victim, "its user holds more buffers than its share (unread replies, unfinished messages)");
+                conn_evict(victim, "its user holds more buffers than its share (unread replies, unfinished messages)",
+                           "user-buffers", (int64_t) l->user_buffers);
         }
         while (!gone && s->buffers > l->total_buffers) {
                 struct vl_conn *victim = largest_conn(s, largest_user(s));
@@ -88,7 +108,8 @@ int vl_conn_charge(struct vl_conn *c) {
                 if (!victim)
                         break;
                 gone = victim == c;
-                conn_evict(victim, "the daemon's buffers are full and its user holds the most");
+                conn_evict(victim, "the daemon's buffers are full and its user holds the most", "total-buffers",
+                           (int64_t) l->total_buffers);
         }
         return gone ? -ENOBUFS : 0;
 }
@@ -111,9 +132,11 @@ int vl_sweep_run(sd_event_source *src, uint64_t usec, void *userdata) {
                 if (c->in_process)
                         continue;
                 if (c->out_since && now - c->out_since > l->reply_usec)
-                        conn_evict(c, "it did not read its replies in time");
+                        conn_evict(c, "it did not read its replies in time", "reply-timeout",
+                                   (int64_t) (l->reply_usec / 1000));
                 else if (c->in_since && now - c->in_since > l->message_usec)
-                        conn_evict(c, "it did not finish its message in time");
+                        conn_evict(c, "it did not finish its message in time", "message-timeout",
+                                   (int64_t) (l->message_usec / 1000));
         }
         if (s->n_conns > 0)
                 vl_timer_arm(src, sweep_interval(s));

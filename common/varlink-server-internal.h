@@ -27,7 +27,10 @@ uint64_t vl_server_now(struct vl_server *s);
 /* Fires src once, usec from now. */
 void vl_timer_arm(sd_event_source *src, uint64_t usec);
 
-/* varlink-limits.c: the connections of a uid, counted in its vl_user (made on the first). */
+/* varlink-limits.c. Sends errors.limit (limit, max) on fd if the socket takes it at once, never
+ * waiting: a message this small is one buffer to the kernel, taken whole or not at all. */
+void vl_send_limit_error(const struct vl_server *s, int fd, const char *limit, int64_t max);
+/* The connections of a uid, counted in its vl_user (made on the first). */
 struct vl_user *vl_user_get(struct vl_server *s, uid_t uid);
 void vl_user_drop_conn(struct vl_server *s, struct vl_user *u);
 /* Counts what c's buffers hold now against its user and the server, then closes the largest

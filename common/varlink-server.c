@@ -328,15 +328,7 @@ void vl_timer_arm(sd_event_source *src, uint64_t usec) {
 }
 
 static void reject(struct vl_server *s, int fd, const char *limit, int64_t max) {
-        json_object *p = vl_obj();
-        char *text;
-
-        vl_add_str(p, "limit", limit);
-        vl_add_int(p, "max", max);
-        text = vl_format_error(s->cfg.errors.limit, p);
-        if (text)
-                (void) send(fd, text, strlen(text) + 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-        free(text);
+        vl_send_limit_error(s, fd, limit, max);
         safe_close(fd);
 }
 
