@@ -893,7 +893,7 @@ START_TEST(fexit_on_a_module_function) {
                 const char *err;
 
                 snprintf(params, sizeof(params), "{\"object\":0,\"attach\":true,\"programs\":[{\"name\":"
-                         "\"fexit_count\",\"function\":\"%s\"}]}", fn[i]);
+                         "\"fexit_count\",\"function\":\"%.127s\"}]}", fn[i]);
                 err = load_try(fd, "fexit_count", params, &o);
                 target = *err ? NULL : json_object_object_get(first(o, "programs"), "target");
                 if (target && strcmp(vl_get_str(target, "btf_object"), mod[i]) == 0) {
