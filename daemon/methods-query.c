@@ -69,6 +69,19 @@ json_object *handle_to_json(struct server *s, const struct handle *h) {
         return o;
 }
 
+json_object *skipped_to_json(json_object *a, const struct bb_skipped *v, size_t n) {
+        if (!a)
+                a = vl_array();
+        for (size_t i = 0; i < n; i++) {
+                json_object *o = vl_obj();
+
+                vl_add_str(o, "function", v[i].function);
+                vl_add_str(o, "reason", v[i].reason);
+                vl_append(a, o);
+        }
+        return a;
+}
+
 static int method_list(struct call *c, void *params) {
         struct server *s = c->server;   /* c is freed by the reply */
         json_object *p = vl_obj(), *list = vl_array();
