@@ -203,6 +203,8 @@ struct bb_info {
                                         trampoline's object id, which is the target program's id
                                         for fexit on a BPF program and a BTF object id otherwise */
         uint32_t key_size, value_size, max_entries, map_flags;   /* maps */
+        bool multi;                  /* a multi-link program (attach_btf_id is the kernel's
+                                        placeholder, its functions come with each link) or link */
         char name[16];
 };
 int bb_prog_info(int fd, struct bb_info *ret);
@@ -216,6 +218,19 @@ int bb_map_info(int fd, struct bb_info *ret);
 int bb_obj_kind(int fd);
 int bb_prog_map_ids(int fd, uint32_t *ids, uint32_t max, uint32_t *ret_n);
 int bb_btf_type_name(uint32_t obj_id, uint32_t type_id, char **ret_name, char **ret_object);
+
+/* The functions of a multi-link as the kernel lists them (bb_multi_link_info()), in the order its
+ * program has them (by cookie), named from the link's BTF object. complete: the link has every
+ * function of its program (no cookie missing), so the list is the program's too. */
+struct bb_multi_functions {
+        char **names;
+        uint32_t *ids;
+        size_t n;
+        char *btf_object;            /* "vmlinux" or a module */
+        bool complete;
+};
+int bb_multi_link_functions(int link_fd, struct bb_multi_functions *ret);
+void bb_multi_functions_done(struct bb_multi_functions *f);
 
 /* "array", "hash", "ringbuf", ... for a map type. */
 const char *bb_map_type_name(uint32_t type);

@@ -403,6 +403,7 @@ static void copy_name(char dst[16], const char *src) {
 int bb_prog_info(int fd, struct bb_info *ret) {
         struct bpf_prog_info i = {};
         uint32_t len = sizeof(i);
+        struct bb_uapi_multi u;
         int r = bpf_obj_get_info_by_fd(fd, &i, &len);
 
         if (r < 0)
@@ -410,6 +411,8 @@ int bb_prog_info(int fd, struct bb_info *ret) {
         *ret = (struct bb_info) { .id = i.id, .type = i.type, .run_cnt = i.run_cnt,
                                   .run_time_ns = i.run_time_ns, .attach_btf_id = i.attach_btf_id,
                                   .attach_btf_obj_id = i.attach_btf_obj_id };
+        ret->multi = i.type == BPF_PROG_TYPE_TRACING && i.attach_btf_id != 0 && bb_multi_uapi(&u) >= 0 &&
+                     i.attach_btf_id == u.multi_func_id;
         copy_name(ret->name, i.name);
         return 0;
 }
@@ -417,11 +420,13 @@ int bb_prog_info(int fd, struct bb_info *ret) {
 int bb_link_info(int fd, struct bb_info *ret) {
         struct bpf_link_info i = {};
         uint32_t len = sizeof(i);
+        struct bb_uapi_multi u;
         int r = bpf_obj_get_info_by_fd(fd, &i, &len);
 
         if (r < 0)
                 return r;
         *ret = (struct bb_info) { .id = i.id, .type = i.type, .prog_id = i.prog_id };
+        ret->multi = bb_multi_uapi(&u) >= 0 && i.type == u.link_type;
         if (i.type == BPF_LINK_TYPE_TRACING) {
                 /* The trampoline's key: (BTF object id or target program id, BTF type id). */
                 ret->attach_btf_id = i.tracing.target_btf_id;

@@ -59,12 +59,15 @@ static int enum_value(const struct btf *btf, const char *enum_name, const char *
 
 int bb_multi_uapi_from_btf(const struct btf *btf, struct bb_uapi_multi *ret) {
         struct bb_uapi_multi u;
+        int id;
 
         if (!btf)
                 return -EINVAL;
         if (enum_value(btf, "bpf_attach_type", BB_UAPI_TRACE_FEXIT_MULTI_NAME, &u.fexit_multi) < 0 ||
             enum_value(btf, "bpf_link_type", BB_UAPI_LINK_TYPE_TRACING_MULTI_NAME, &u.link_type) < 0)
                 return -EOPNOTSUPP;
+        id = btf__find_by_name_kind(btf, BB_UAPI_MULTI_FUNC_NAME, BTF_KIND_FUNC);
+        u.multi_func_id = id > 0 ? (uint32_t) id : 0;
         *ret = u;
         return 0;
 }
@@ -90,6 +93,34 @@ int bb_multi_uapi(struct bb_uapi_multi *ret) {
                 return kernel_uapi.r;
         *ret = kernel_uapi.u;
         return 0;
+}
+
+struct id_cookie {
+        uint64_t cookie;
+        uint32_t id;
+};
+
+static int cmp_cookie(const void *a, const void *b) {
+        uint64_t x = ((const struct id_cookie *) a)->cookie, y = ((const struct id_cookie *) b)->cookie;
+
+        return x < y ? -1 : x > y;
+}
+
+int bb_multi_order_by_cookie(const uint32_t *ids, const uint64_t *cookies, size_t n, uint32_t *ret) {
+        _cleanup_free_ struct id_cookie *v = calloc(n ? n : 1, sizeof(*v));
+
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                v[i] = (struct id_cookie) { .cookie = cookies[i], .id = ids[i] };
+        qsort(v, n, sizeof(*v), cmp_cookie);
+        for (size_t i = 0; i < n; i++)
+                if (v[i].cookie == 0 || (i > 0 && v[i].cookie == v[i - 1].cookie))
+                        return -EINVAL;   /* not a link of ours */
+        for (size_t i = 0; i < n; i++)
+                ret[i] = v[i].id;
+        /* distinct cookies from 1: the last is n only when none is missing */
+        return n > 0 && v[n - 1].cookie == n;
 }
 
 bool bb_multi_section(const char *section, bool *ret_sleepable) {

@@ -23,6 +23,13 @@ int bb_multi_uapi_from_btf(const struct btf *btf, struct bb_uapi_multi *ret);
 /* The same for the running kernel (vmlinux BTF), looked up once per process. */
 int bb_multi_uapi(struct bb_uapi_multi *ret);
 
+/* A multi-link's functions in the order its program has them: the kernel's link info lists ids
+ * sorted, each with its cookie, and the cookie of a program's i-th function is i + 1. ret gets
+ * the n ids in cookie order. 1 when the cookies are exactly 1..n (the link has every function of
+ * its program, so the program's list is known too), 0 when some are missing (functions its
+ * Attach left out), -EINVAL for a cookie 0 or twice (not a link of ours). Pure logic. */
+int bb_multi_order_by_cookie(const uint32_t *ids, const uint64_t *cookies, size_t n, uint32_t *ret);
+
 /* Whether an ELF section names a multi program, "fexit.multi[.s][/PATTERN]"; *ret_sleepable
  * for the ".s" form. Pure string logic. */
 bool bb_multi_section(const char *section, bool *ret_sleepable);

@@ -331,6 +331,12 @@ static int method_attach(struct call *c, void *params) {
                 return call_invalid_parameter(c, "grants");
         /* n counts the items that hold something, for attach_job_free() */
         while (j->n < n) {
+                if (targets[j->n]->multi && targets[j->n]->n_functions == 0)
+                        return CALL_ERROR(c, ERR_FUNCTIONS_UNKNOWN, .handle = (int64_t) targets[j->n]->id,
+                                          .reason = "a multi-link program rebuilt from its pin without "
+                                          "its state record: the kernel keeps a multi program's "
+                                          "functions only with its links, and it has none. Unload "
+                                          "it and load it again");
                 r = attach_item_init(&j->items[j->n], targets[j->n]);
                 j->n++;   /* a half-made item too: attach_job_free() frees what it holds */
                 if (r < 0)

@@ -37,7 +37,10 @@ json_object *handle_to_json(struct server *s, const struct handle *h) {
                 vl_add(o, "target", target_to_json(h));
         if (h->multi) {
                 vl_add_str(o, "mode", "multi-link");
-                vl_add_int(o, "function_count", (int64_t) h->n_functions);
+                if (h->n_functions > 0)
+                        vl_add_int(o, "function_count", (int64_t) h->n_functions);
+                else   /* lost with its state record: see state-rebuild.c */
+                        vl_add_bool(o, "functions_unknown", true);
         }
         if (h->program)
                 vl_add_int(o, "program", (int64_t) h->program);

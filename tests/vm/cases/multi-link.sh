@@ -12,8 +12,10 @@
 #   instances) attaches, is described and listed as such, and its link is handed off (it lives
 #   exactly as long as the receiver holds it);
 # - a persistent multi-link keeps its handle and kernel link id across kill -9, and still fires;
-# - with multi-links, a function the kernel refuses at attach time (a full trampoline) is skipped
-#   with its reason and the others are attached, keeping their cookies.
+# - with multi-links, when state.json is lost the link and its program get their functions back
+#   from the kernel's link info, and a program without a link answers FunctionsUnknown; a
+#   function the kernel refuses at attach time (a full trampoline) is skipped with its reason and
+#   the others are attached, keeping their cookies.
 set -uo pipefail
 . "$FEXITD_TEST_SRC/vm/guest/testlib.sh"
 
@@ -137,6 +139,41 @@ res=$("$check" "$prog_id" "$bss") || fail "multi-check after the restart: $res"
 [ "$(val calls)" = $((2 * n_test)) ] || fail "after the restart the program ran $(val calls) times in all, expected $((2 * n_test))"
 echo "ok: link handle $link kept kernel link id $link_id across kill -9 and still fires"
 
+# --- 2b. state.json lost: the functions come back from the kernel, or Attach says why not -------
+# The kernel keeps a multi program's functions only with its links: the attached program gets
+# its list back from its pinned link (in the order of the cookies), the loaded-only one cannot.
+if [ "$mode" = multi-link ]; then
+	lone=$(fexitctl --json load "$obj" --program count_calls --functions 'bpf_fentry_test[1-3]') ||
+		fail "load count_calls on bpf_fentry_test[1-3]: $lone"
+	uprog=$(jq -r '.programs[0].handle' <<<"$lone")
+	[ "$(jq -r '.programs[0].function_count' <<<"$lone")" = 3 ] || fail "count_calls: no 3 functions"
+	want=$(fexitctl --json describe "$prog" | jq -c '[.handle.functions[] | [.function, .btf_id]]')
+	systemctl stop fexitd.service || fail "systemctl stop fexitd"
+	rm -f /var/lib/fexitd/state.json /var/lib/fexitd/state.json.old
+	systemctl start fexitd.service || fail "systemctl start fexitd"
+	vm_wait_for 60 sh -c "fexitctl status >/dev/null 2>&1" || fail "fexitd does not answer after losing state.json"
+	for h in "$link" "$prog"; do
+		d=$(fexitctl --json describe "$h") || fail "handle $h is gone with state.json"
+		[ "$(jq -r '.handle.recovery' <<<"$d")" = rebuilt ] ||
+			fail "handle $h: recovery $(jq -r '.handle.recovery' <<<"$d"), expected rebuilt (functions known)"
+		[ "$(jq -c '[.handle.functions[] | [.function, .btf_id]]' <<<"$d")" = "$want" ] ||
+			fail "handle $h: functions $(jq -c '[.handle.functions[].function]' <<<"$d"), not the program's"
+	done
+	[ "$(jq -r '.handle.kernel_id' <<<"$(fexitctl --json describe "$link")")" = "$link_id" ] ||
+		fail "link handle $link changed its kernel link id"
+	d=$(fexitctl --json describe "$uprog") || fail "handle $uprog is gone with state.json"
+	jq -e '.handle.functions_unknown == true and .handle.mode == "multi-link" and (.handle.function_count == null)' \
+		<<<"$d" >/dev/null || fail "handle $uprog does not say its functions are unknown: $d"
+	fexitctl describe "$uprog" | grep -q "^Mode: *multi-link, functions unknown" ||
+		fail "fexitctl describe does not say the functions are unknown"
+	e=$(fexitctl --json attach "$uprog") && fail "attach of a program whose functions are unknown succeeded: $e"
+	jq -e --argjson h "$uprog" '.error == "io.fexitd.FunctionsUnknown" and .parameters.handle == $h' <<<"$e" >/dev/null ||
+		fail "attach of $uprog: $e, expected FunctionsUnknown"
+	res=$("$check" "$prog_id" "$bss") || fail "multi-check after losing state.json: $res"
+	[ "$(val calls)" = $((3 * n_test)) ] || fail "after losing state.json the program ran $(val calls) times in all"
+	fexitctl unload "$uprog" >/dev/null || fail "unload $uprog"
+	echo "ok: without state.json the multi-link and its program got their $n_test functions from the kernel; a program without a link answers FunctionsUnknown"
+fi
 unload_all "$out"
 vm_wait_for 60 sh -c "! bpftool -j link show 2>/dev/null | jq -e '.[] | select(.id == $link_id)' >/dev/null" ||
 	fail "link $link_id still attached after unload"
