@@ -208,11 +208,7 @@ static int fail_attach_multi(int r, size_t n, const struct bb_multi_attach *a, b
 }
 
 void bb_multi_attach_done(struct bb_multi_attach *a) {
-        for (size_t i = 0; i < a->n_skipped; i++) {
-                free(a->skipped[i].function);
-                free(a->skipped[i].reason);
-        }
-        free(a->skipped);
+        bb_skipped_free(a->skipped, a->n_skipped);
         free(a->skipped_index);
         safe_close(a->link_fd);
         *a = (struct bb_multi_attach) { .link_fd = -EBADF };
