@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+#include <string.h>
+
 #include "common/utf8.h"
 
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret) {
@@ -34,4 +36,10 @@ size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret) {
                 return 0;
         *ret = c;
         return k;
+}
+
+size_t utf8_len(const unsigned char *p) {
+        uint32_t c;
+
+        return utf8_decode(p, strnlen((const char *) p, 4), &c);
 }

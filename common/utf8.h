@@ -13,3 +13,5 @@ static inline bool utf8_cont(unsigned char c) {
 /* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF. Decodes the
  * sequence at s (at most n bytes) into *ret and returns its length, or 0 if it is not valid. */
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret);
+/* Length of the well-formed UTF-8 sequence at p, a NUL-terminated string, or 0. */
+size_t utf8_len(const unsigned char *p);

@@ -81,5 +81,10 @@ static inline bool vl_io_want_write(const struct vl_io *io) {
         return io->out_pos < io->out_len;
 }
 
+/* False while a message is sent in part: bytes sent on the socket now would land inside it. */
+static inline bool vl_io_out_whole(const struct vl_io *io) {
+        return io->out_pos == 0 || io->out[io->out_pos - 1] == 0;
+}
+
 /* Connects a non-blocking, close-on-exec stream socket to path. Returns the fd or -errno. */
 int vl_connect(const char *path);

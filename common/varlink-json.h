@@ -77,7 +77,7 @@ json_object *vl_array(void); /* a new empty array */
 void vl_append(json_object *a, json_object *v);                  /* takes v */
 bool vl_broken(json_object *o);   /* an allocation failed while it was built */
 /* Releases o like json_object_put(). Use it for every tree the builders touched: json-c 0.19
- * crashes freeing a broken one itself (see varlink-json.c). */
+ * crashes freeing a broken one itself (see varlink-json-build.c). */
 void vl_put(json_object *o);
 void vl_add_int(json_object *o, const char *key, int64_t v);
 void vl_add_str(json_object *o, const char *key, const char *v);   /* NULL: not added */

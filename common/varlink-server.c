@@ -56,32 +56,7 @@ void vl_server_refresh_roles(struct vl_server *s) {
                 c->peer.role = peer_role(s, &c->peer);
 }
 
-static struct vl_user *user_get(struct vl_server *s, uid_t uid) {
-        struct vl_user *u;
-
-        for (u = s->users; u; u = u->next)
-                if (u->uid == uid)
-                        return u;
-        u = calloc(1, sizeof(*u));
-        if (!u)
-                return NULL;
-        *u = (struct vl_user) { .uid = uid, .next = s->users };
-        s->users = u;
-        return u;
-}
-
-static void user_drop_conn(struct vl_server *s, struct vl_user *u) {
-        if (--u->n_conns > 0)
-                return;
-        for (struct vl_user **p = &s->users; *p; p = &(*p)->next)
-                if (*p == u) {
-                        *p = u->next;
-                        break;
-                }
-        free(u);
-}
-
-static uint64_t server_now(struct vl_server *s) {
+uint64_t vl_server_now(struct vl_server *s) {
         uint64_t t;
 
         if (sd_event_now(s->event, CLOCK_MONOTONIC, &t) < 0)
@@ -100,7 +75,7 @@ static bool conn_may_take_call(struct vl_conn *c) {
  * flooding client is held back by the socket buffer instead of our memory. The deadlines run
  * while the client owes us the rest of a message, or we wait for it to read. */
 static void conn_update_events(struct vl_conn *c) {
-        uint64_t now = server_now(c->server);
+        uint64_t now = vl_server_now(c->server);
         uint32_t ev = 0;
 
         if (conn_may_take_call(c) && !vl_io_has_message(&c->io))
@@ -120,65 +95,6 @@ static void conn_update_events(struct vl_conn *c) {
                 if (epoll_ctl(c->server->epoll_fd, EPOLL_CTL_MOD, c->io.fd, &e) >= 0)
                         c->events = ev;
         }
-}
-
-/* Closes a connection that holds or withholds too much, naming who it was. */
-static void conn_evict(struct vl_conn *c, const char *why) {
-        vl_server_log(c->server, LOG_WARNING, &c->peer, NULL,
-                 "Disconnecting client (connection %" PRIu64 "): %s", c->id, why);
-        vl_conn_free(c);
-}
-
-/* The largest connection of user u (any user if NULL) that may be closed now. */
-static struct vl_conn *largest_conn(struct vl_server *s, const struct vl_user *u) {
-        struct vl_conn *best = NULL;
-
-        for (struct vl_conn *c = s->conns; c; c = c->next)
-                if ((!u || c->user == u) && !c->in_process && (!best || c->charged > best->charged))
-                        best = c;
-        return best;
-}
-
-static struct vl_user *largest_user(struct vl_server *s) {
-        struct vl_user *best = NULL;
-
-        for (struct vl_user *u = s->users; u; u = u->next)
-                if (!best || u->buffers > best->buffers)
-                        best = u;
-        return best;
-}
-
-/* Counts what c's buffers hold now against its user and the server, then closes the largest
- * connections of whoever is over budget. Returns -ENOBUFS if c itself was closed. */
-static int conn_charge(struct vl_conn *c) {
-        struct vl_server *s = c->server;
-        const struct limits *l = &s->cfg.limits;
-        struct vl_user *u = c->user;
-        size_t held;
-        bool gone = false;
-
-        vl_io_trim(&c->io);
-        held = vl_io_footprint(&c->io);
-        u->buffers = u->buffers - c->charged + held;
-        s->buffers = s->buffers - c->charged + held;
-        c->charged = held;
-        while (!gone && u->buffers > l->user_buffers) {
-                struct vl_conn *victim = largest_conn(s, u);
-                if (!victim)
-                        break;
-                gone = victim == c;
-                conn_evict(victim, "its user holds more buffers than its share (unread replies, unfinished messages)");
-        }
-        while (!gone && s->buffers > l->total_buffers) {
-                struct vl_conn *victim = largest_conn(s, largest_user(s));
-                if (!victim)
-                        victim = largest_conn(s, NULL);
-                if (!victim)
-                        break;
-                gone = victim == c;
-                conn_evict(victim, "the daemon's buffers are full and its user holds the most");
-        }
-        return gone ? -ENOBUFS : 0;
 }
 
 void vl_conn_send(struct vl_conn *c, char *text, int *fds, size_t n_fds) {
@@ -309,14 +225,14 @@ static void conn_process(struct vl_conn *c) {
                 conn_done(c);
                 r = vl_io_write(&c->io);
                 if (r > 0)
-                        c->out_since = server_now(c->server);
+                        c->out_since = vl_server_now(c->server);
         } while (r >= 0 && conn_may_take_call(c) && vl_io_has_message(&c->io));
         c->in_process = false;
         if (r < 0 || conn_done(c)) {
                 vl_conn_free(c);
                 return;
         }
-        if (conn_charge(c) < 0)
+        if (vl_conn_charge(c) < 0)
                 return;
         conn_update_events(c);
 }
@@ -331,7 +247,7 @@ static void conn_io(struct vl_conn *c, uint32_t revents) {
                         return;
                 }
                 if (r > 0)
-                        c->out_since = server_now(c->server);
+                        c->out_since = vl_server_now(c->server);
         }
         if (c->closing && (revents & (EPOLLHUP | EPOLLERR))) {
                 vl_conn_free(c);   /* nobody is left to read what is owed */
@@ -398,7 +314,7 @@ void vl_conn_free(struct vl_conn *c) {
         s->n_conns--;
         s->buffers -= c->charged;
         c->user->buffers -= c->charged;
-        user_drop_conn(s, c->user);
+        vl_user_drop_conn(s, c->user);
         if (s->cfg.ops->disconnected)
                 s->cfg.ops->disconnected(s->cfg.app, c->id);
         free(c);
@@ -406,55 +322,13 @@ void vl_conn_free(struct vl_conn *c) {
                 accept_resume(s);   /* an fd was just freed */
 }
 
-static void timer_arm(sd_event_source *src, uint64_t usec) {
+void vl_timer_arm(sd_event_source *src, uint64_t usec) {
         (void) sd_event_source_set_time_relative(src, usec);
         (void) sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
 }
 
-/* Closes the connections whose message or replies are overdue. The timer runs while there are
- * connections, at a quarter of the shorter deadline. */
-static uint64_t sweep_interval(const struct vl_server *s) {
-        const struct limits *l = &s->cfg.limits;
-
-        return (l->message_usec < l->reply_usec ? l->message_usec : l->reply_usec) / 4;
-}
-
-static int on_sweep(sd_event_source *src, uint64_t usec, void *userdata) {
-        struct vl_server *s = userdata;
-        const struct limits *l = &s->cfg.limits;
-        uint64_t now = server_now(s);
-
-        for (struct vl_conn *c = s->conns, *next; c; c = next) {
-                next = c->next;
-                if (c->in_process)
-                        continue;
-                if (c->out_since && now - c->out_since > l->reply_usec)
-                        conn_evict(c, "it did not read its replies in time");
-                else if (c->in_since && now - c->in_since > l->message_usec)
-                        conn_evict(c, "it did not finish its message in time");
-        }
-        if (s->n_conns > 0)
-                timer_arm(src, sweep_interval(s));
-        return 0;
-}
-
-static void sweep_start(struct vl_server *s) {
-        int on;
-
-        if (sd_event_source_get_enabled(s->sweep_src, &on) < 0 || !on)
-                timer_arm(s->sweep_src, sweep_interval(s));
-}
-
 static void reject(struct vl_server *s, int fd, const char *limit, int64_t max) {
-        json_object *p = vl_obj();
-        char *text;
-
-        vl_add_str(p, "limit", limit);
-        vl_add_int(p, "max", max);
-        text = vl_format_error(s->cfg.errors.limit, p);
-        if (text)
-                (void) send(fd, text, strlen(text) + 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-        free(text);
+        vl_send_limit_error(s, fd, limit, max);
         safe_close(fd);
 }
 
@@ -477,7 +351,7 @@ static void accept_pause(struct vl_server *s, int err) {
                             "closes (retrying every %llu ms).", strerror(err), ACCEPT_RETRY_USEC / 1000);
         s->accept_starved = true;
         (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_OFF);
-        timer_arm(s->accept_retry_src, ACCEPT_RETRY_USEC);
+        vl_timer_arm(s->accept_retry_src, ACCEPT_RETRY_USEC);
 }
 
 static int conn_new(struct vl_server *s, int fd, const struct peer *peer) {
@@ -486,7 +360,7 @@ static int conn_new(struct vl_server *s, int fd, const struct peer *peer) {
 
         if (!c)
                 return -ENOMEM;
-        c->user = user_get(s, peer->uid);
+        c->user = vl_user_get(s, peer->uid);
         if (!c->user)
                 return -ENOMEM;
         c->user->n_conns++;
@@ -500,7 +374,7 @@ static int conn_new(struct vl_server *s, int fd, const struct peer *peer) {
                 r = -errno;
                 c->io.fd = -EBADF;   /* the caller closes it */
                 vl_io_done(&c->io);
-                user_drop_conn(s, c->user);
+                vl_user_drop_conn(s, c->user);
                 return r;
         }
         c->next = s->conns;
@@ -508,7 +382,7 @@ static int conn_new(struct vl_server *s, int fd, const struct peer *peer) {
                 c->next->prev = c;
         s->conns = TAKE_PTR(c);
         s->n_conns++;
-        sweep_start(s);
+        vl_sweep_start(s);
         if (s->cfg.ops->connected)
                 s->cfg.ops->connected(s->cfg.app, s->conns->id);
         return 0;
@@ -578,7 +452,7 @@ int vl_server_init(struct vl_server *s, sd_event *e, const struct vl_server_conf
                 r = sd_event_source_set_enabled(s->defer_src, SD_EVENT_OFF);
         /* both timers start disabled and are armed when needed */
         if (r >= 0)
-                r = sd_event_add_time(e, &s->sweep_src, CLOCK_MONOTONIC, 0, 0, on_sweep, s);
+                r = sd_event_add_time(e, &s->sweep_src, CLOCK_MONOTONIC, 0, 0, vl_sweep_run, s);
         if (r >= 0)
                 r = sd_event_source_set_enabled(s->sweep_src, SD_EVENT_OFF);
         if (r >= 0)

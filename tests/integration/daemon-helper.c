@@ -37,8 +37,12 @@ static int spawn(struct test_daemon *d, const char *const *extra) {
                 return -errno;
         if (d->pid == 0) {
                 struct rlimit rl = { d->nofile, d->nofile };
+                int log;
                 if (d->nofile && setrlimit(RLIMIT_NOFILE, &rl) < 0)
                         _exit(126);
+                if (d->log[0] && ((log = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0 ||
+                                  dup2(log, STDERR_FILENO) < 0))
+                        _exit(125);
                 execv(argv[0], (char **) argv);
                 _exit(127);
         }
@@ -58,11 +62,7 @@ static int spawn(struct test_daemon *d, const char *const *extra) {
         return -ETIMEDOUT;
 }
 
-int test_daemon_start(struct test_daemon *d, const char *const *extra) {
-        return test_daemon_start_nofile(d, extra, 0);
-}
-
-int test_daemon_start_nofile(struct test_daemon *d, const char *const *extra, unsigned nofile) {
+static int start(struct test_daemon *d, const char *const *extra, unsigned nofile, bool logged) {
         *d = (struct test_daemon) { .nofile = nofile };
         snprintf(d->dir, sizeof(d->dir), "/tmp/fexitd-test-XXXXXX");
         if (!mkdtemp(d->dir) || chmod(d->dir, 0755) < 0)   /* unprivileged test clients connect too */
@@ -76,7 +76,38 @@ int test_daemon_start_nofile(struct test_daemon *d, const char *const *extra, un
         /* our own bpffs, so tests never touch the host's /sys/fs/bpf */
         d->bpffs = mount("bpf", d->pin_dir, "bpf", 0, "mode=0700") == 0;
         d->extra_args = extra;
+        if (logged)
+                test_daemon_log_to_file(d);
         return spawn(d, extra);
+}
+
+int test_daemon_start(struct test_daemon *d, const char *const *extra) {
+        return start(d, extra, 0, false);
+}
+
+int test_daemon_start_nofile(struct test_daemon *d, const char *const *extra, unsigned nofile) {
+        return start(d, extra, nofile, false);
+}
+
+int test_daemon_start_logged(struct test_daemon *d, const char *const *extra) {
+        return start(d, extra, 0, true);
+}
+
+void test_daemon_log_to_file(struct test_daemon *d) {
+        snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
+}
+
+int test_daemon_log_lines(const struct test_daemon *d, const char *text) {
+        char line[4096];
+        int n = 0;
+        FILE *f = fopen(d->log, "re");
+
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f))
+                n += strstr(line, text) != NULL;
+        fclose(f);
+        return n;
 }
 
 static void reap(struct test_daemon *d, int sig) {

@@ -20,12 +20,19 @@ struct test_daemon {
         bool bpffs;             /* pins/ is a bpffs mount of our own */
         unsigned nofile;        /* RLIMIT_NOFILE (soft and hard) for the daemon; 0: inherited */
         const char *const *extra_args;   /* kept for restarts */
+        char log[300];          /* set: the daemon's stderr (its log) is appended here */
 };
 
 /* Starts fexitd (path from FEXITD_BIN) and waits until it answers. extra: NULL-terminated. */
 int test_daemon_start(struct test_daemon *d, const char *const *extra_args);
 /* The same, with RLIMIT_NOFILE set to nofile (soft and hard) before the daemon is executed. */
 int test_daemon_start_nofile(struct test_daemon *d, const char *const *extra_args, unsigned nofile);
+/* The same, with the daemon's stderr in DIR/daemon.log (d->log) for test_daemon_log_lines(). */
+int test_daemon_start_logged(struct test_daemon *d, const char *const *extra_args);
+/* From the next (re)start on, the daemon's stderr goes to DIR/daemon.log (d->log). */
+void test_daemon_log_to_file(struct test_daemon *d);
+/* How many lines of that log contain text, or -errno if it cannot be read. */
+int test_daemon_log_lines(const struct test_daemon *d, const char *text);
 /* Restarts on the same dirs (state, pins and conf are kept). */
 int test_daemon_restart(struct test_daemon *d, int sig);
 void test_daemon_stop(struct test_daemon *d);

@@ -230,15 +230,67 @@ START_TEST(large_pipelined_replies_all_arrive) {
 }
 END_TEST
 
+/* What a client closed for a limit reads: LimitExceeded naming the limit and its max, then the
+ * end of the stream. */
+static void assert_told(int fd, const char *limit, int64_t max) {
+        json_object *o;
+
+        ck_assert_int_eq(test_recv(fd, &o, NULL, NULL), 0);
+        ck_assert_str_eq(vl_get_str(o, "error") ?: "(a reply)", "io.fexitd.LimitExceeded");
+        ck_assert_str_eq(vl_get_str(params_of(o), "limit") ?: "(none)", limit);
+        ck_assert_int_eq(vl_get_int(params_of(o), "max", -1), max);
+        json_object_put(o);
+        ck_assert_int_eq(test_recv(fd, &o, NULL, NULL), -EPIPE);
+}
+
+/* The daemon's log has one line for this process's connection closed for limit, naming its uid
+ * and pid. */
+static void assert_logged(const char *limit) {
+        char text[128];
+
+        snprintf(text, sizeof(text), "(%s) [uid=%u pid=%d]", limit, (unsigned) getuid(), (int) getpid());
+        ck_assert_int_eq(test_daemon_log_lines(&d, text), 1);
+}
+
+/* A client over its user's buffers, or over the daemon's, is told which limit before it is
+ * closed: the daemon has queued nothing for it, so its socket takes the error at once. It used
+ * to be closed without a word. */
+START_TEST(over_budget_clients_are_told_why) {
+        static const char *const limits[] = { "user-buffers", "total-buffers" };
+        const size_t len = 96 << 10;   /* in a socket buffer whole; over 64 KiB once read */
+        _cleanup_free_ char *half = malloc(len);
+
+        ck_assert_ptr_nonnull(half);
+        memset(half, ' ', len);
+        half[0] = '{';
+        for (size_t i = 0; i < ELEMENTSOF(limits); i++) {
+                char arg[64];
+                const char *const extra[] = { "--limit", arg, NULL };
+                int fd;
+
+                snprintf(arg, sizeof(arg), "%s=64K", limits[i]);
+                ck_assert_int_eq(test_daemon_start_logged(&d, extra), 0);
+                fd = test_connect(&d);
+                /* the daemon may close it before it has read the rest: EPIPE here is no failure */
+                (void) test_send_raw(fd, half, len, NULL, 0);
+                assert_told(fd, limits[i], 64 << 10);
+                test_disconnect(fd);
+                ck_assert_int_eq(test_daemon_log_lines(&d, "Disconnecting client"), 1);
+                assert_logged(limits[i]);
+                test_daemon_stop(&d);
+        }
+}
+END_TEST
+
 /* D1: a message that is never finished and replies that are never read are dropped with their
  * connection once overdue; others are served throughout. */
 START_TEST(overdue_clients_are_disconnected) {
         static const char *const extra[] = { "--limit", "message-timeout=1s", "--limit", "reply-timeout=1s", NULL };
         static const char half[] = "{\"method\":\"io.fexitd.Status\"";
-        int good, slow, deaf;
+        int good, slow, deaf, r, replies = 0;
         json_object *o;
 
-        ck_assert_int_eq(test_daemon_start(&d, extra), 0);
+        ck_assert_int_eq(test_daemon_start_logged(&d, extra), 0);
         good = test_connect(&d);
         slow = test_connect(&d);
         deaf = test_connect(&d);
@@ -248,8 +300,28 @@ START_TEST(overdue_clients_are_disconnected) {
                 ck_assert_int_eq(test_send_call(deaf, "org.varlink.service.GetInterfaceDescription",
                                                 "{\"interface\":\"io.fexitd\"}", NULL, 0), 0);
         ck_assert_msg(wait_for_connections(good, 1), "overdue connections were not closed");
-        /* the unfinished one is closed without a reply */
-        ck_assert_int_eq(test_recv(slow, &o, NULL, NULL), -EPIPE);
+        /* the unfinished one is told why (it used to be closed without a word) */
+        assert_told(slow, "message-timeout", 1000);
+        /* the deaf one's socket was full: it gets whole replies, and the error only if the socket
+         * had room for it then */
+        while ((r = test_recv(deaf, &o, NULL, NULL)) == 0 && !vl_get_str(o, "error")) {
+                ck_assert_ptr_nonnull(vl_get_str(params_of(o), "description"));
+                json_object_put(o);
+                replies++;
+        }
+        printf("%s: the deaf client read %d replies, then %s\n", __func__, replies, r == 0 ? "the error" : "EOF");
+        fflush(stdout);
+        ck_assert_int_lt(replies, 200);
+        if (r == 0) {
+                ck_assert_str_eq(vl_get_str(o, "error"), "io.fexitd.LimitExceeded");
+                ck_assert_str_eq(vl_get_str(params_of(o), "limit"), "reply-timeout");
+                json_object_put(o);
+                r = test_recv(deaf, &o, NULL, NULL);
+        }
+        ck_assert_int_eq(r, -EPIPE);
+        ck_assert_int_eq(test_daemon_log_lines(&d, "Disconnecting client"), 2);
+        assert_logged("message-timeout");
+        assert_logged("reply-timeout");
         test_disconnect(slow);
         test_disconnect(deaf);
         test_disconnect(good);
@@ -567,6 +639,7 @@ Suite *test_suite(void) {
         ADD_TEST(tc, half_sent_messages_are_bounded);
         ADD_TEST(tc, large_pipelined_replies_all_arrive);
         ADD_TEST(tc, overdue_clients_are_disconnected);
+        ADD_TEST(tc, over_budget_clients_are_told_why);
         ADD_TEST(tc, bad_limits_are_refused);
         ADD_TEST(tc, out_of_fds_does_not_spin);
         ADD_TEST(tc, hangup_after_oversized_input_does_not_spin);

@@ -647,6 +647,38 @@ START_TEST(test_large_queue_partial_writes) {
 }
 END_TEST
 
+/* vl_io_out_whole() is false exactly while a message is sent in part: what the server sends of
+ * its own then (a LimitExceeded before it closes) would land inside that message. */
+START_TEST(test_out_whole_only_between_messages) {
+        enum { BIG = 64 * 1024 };
+        struct vl_io tx;
+        int sv[2], sndbuf = 4096;
+        char *big = malloc(BIG), drain[4096];
+
+        ck_assert_ptr_nonnull(big);
+        pair(sv);
+        ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+        vl_io_init(&tx, sv[0]);
+        memset(big, 'B', BIG);
+        ck_assert(vl_io_out_whole(&tx));
+        ck_assert_int_eq(vl_io_queue(&tx, big, BIG, NULL, 0), 0);
+        ck_assert_int_eq(vl_io_queue(&tx, "{}", 2, NULL, 0), 0);
+        ck_assert(vl_io_out_whole(&tx));   /* queued, nothing sent yet */
+        ck_assert_int_eq(vl_io_write(&tx), 1);
+        ck_assert(vl_io_want_write(&tx));
+        ck_assert(!vl_io_out_whole(&tx));  /* the socket took a part of the big one */
+        while (vl_io_want_write(&tx)) {
+                ssize_t n = read(sv[1], drain, sizeof(drain));
+                ck_assert(n > 0 || errno == EAGAIN);
+                ck_assert_int_ge(vl_io_write(&tx), 0);
+        }
+        ck_assert(vl_io_out_whole(&tx));   /* all sent */
+        vl_io_done(&tx);
+        safe_close(sv[1]);
+        free(big);
+}
+END_TEST
+
 /* ---- connect ---- */
 
 START_TEST(test_connect) {
@@ -691,6 +723,7 @@ Suite *test_suite(void) {
         tcase_add_test(framing, test_split_across_writes);
         tcase_add_test(framing, test_many_in_one_write);
         tcase_add_test(framing, test_large_queue_partial_writes);
+        tcase_add_test(framing, test_out_whole_only_between_messages);
         tcase_add_test(fds, test_fds_one_message_at_a_time);
         tcase_add_test(fds, test_fds_pipelined_messages);
         tcase_add_test(fds, test_fds_after_fdless_message_same_read);
