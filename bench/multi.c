@@ -113,7 +113,7 @@ static int floor_once(const char *object_path, const struct pool *p, size_t n, d
                 r = prog_fd = bb_multi_prog_load("fexit_count", "GPL", bpf_program__insns(prog),
                                                  bpf_program__insn_cnt(prog), 0, 0, NULL, 0);
         if (r >= 0)
-                r = link = bb_multi_link_create(prog_fd, ids, n);
+                r = link = bb_multi_link_create(prog_fd, ids, NULL, n);
         t1 = now_ns();
         *ret_attach = (double) (t1 - t0) / 1e6;
         safe_close(link);

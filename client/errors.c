@@ -29,6 +29,7 @@ static const struct error_desc {
         { "io.fexitd.VerifierRejected",      EINVAL,     "the verifier rejected program '{program}' ({errno})" },
         { "io.fexitd.KernelError",           0,          "{operation} failed: {message} ({errno})" },
         { "io.fexitd.NotDetachable",         EOPNOTSUPP, "handle {handle} cannot be detached: {reason}" },
+        { "io.fexitd.FunctionsUnknown",      ENODATA,    "handle {handle} cannot be attached, its functions are unknown: {reason}" },
         { "io.fexitd.InvalidFileDescriptors", EBADF,     "{parameter} names fd index {index}, which the message does not carry", "index" },
         { "io.fexitd.InvalidFileDescriptors", EBADF,     "expected {expected} file descriptors, received {received}" },
         { "io.fexitd.PermissionDenied",      EACCES,     "permission denied: {reason}" },

@@ -130,7 +130,9 @@ void print_handle(FILE *f, const struct fexit_handle *h) {
         fprintf(f, "%-14s%s\n", "Name:", h->name);
         if (h->target)
                 print_target(f, h->target);
-        if (h->mode)
+        if (h->mode && h->function_count == FEXIT_ABSENT)   /* lost with its state record */
+                fprintf(f, "%-14s%s, functions unknown\n", "Mode:", h->mode);
+        else if (h->mode)
                 fprintf(f, "%-14s%s, %" PRId64 " functions\n", "Mode:", h->mode, h->function_count);
         for (size_t i = 0; i < h->n_functions; i++)
                 fprintf(f, "%-14s%s\n", i == 0 ? "Functions:" : "", h->functions[i]);

@@ -33,6 +33,7 @@
  *   io.fexitd.KernelError                                the errno it names (-EIO if unknown)
  *   io.fexitd.NotDetachable, FunctionNotSleepable                         -EOPNOTSUPP
  *   io.fexitd.TooManyArguments                                            -E2BIG
+ *   io.fexitd.FunctionsUnknown                                            -ENODATA
  *   io.fexitd.InvalidFileDescriptors                                      -EBADF
  *   io.fexitd.LimitExceeded                                               -EDQUOT
  *   io.fexitd.ProtocolError, org.varlink.service.ExpectedMore             -EPROTO

@@ -127,9 +127,27 @@ int bb_attach(int prog_fd, int *ret_link_fd, uint32_t *ret_link_id, struct bb_er
  * is loaded, nothing is attached): 1 yes, 0 no with a one-line reason. */
 int bb_probe_tracing_multi(char *reason, size_t size);
 
-/* Attach a multi program to every function in btf_ids (its BTF object's ids) with one link. */
-int bb_attach_multi(int prog_fd, const uint32_t *btf_ids, size_t n, int *ret_link_fd,
-                    uint32_t *ret_link_id, struct bb_error *err);
+/* A multi-link attached: the link, and the functions the kernel refused and that were left out
+ * (reason "attach: WHY (ERRNO)"). */
+struct bb_multi_attach {
+        int link_fd;                 /* owned */
+        uint32_t link_id;
+        struct bb_skipped *skipped;
+        size_t *skipped_index;       /* each one's position in the request, ascending */
+        size_t n_skipped;
+};
+/* Frees the skipped entries and closes link_fd if still >= 0. */
+void bb_multi_attach_done(struct bb_multi_attach *a);
+
+/* Attach a multi program to every function in btf_ids (its BTF object's ids; functions their
+ * names) with one link, the i-th function's cookie i + 1. When the kernel refuses the whole set
+ * (it names no function), the functions it refuses are found (a program doing nothing is attached
+ * to halves of the set and detached again, on the calling thread: seconds under emulation) and
+ * the link covers the rest, each keeping its cookie; ret->skipped says which and why. An error
+ * when the refusal is no function's (names none), when every function is refused (names the first),
+ * or when more than 64 are (BB_MULTI_BAD_MAX). */
+int bb_attach_multi(int prog_fd, char *const *functions, const uint32_t *btf_ids, size_t n,
+                    struct bb_multi_attach *ret, struct bb_error *err);
 
 /* The kernel's view of a multi-link: its functions' BTF ids (sorted), addresses (0 when kallsyms
  * hides them from us) and cookies. */
@@ -185,6 +203,8 @@ struct bb_info {
                                         trampoline's object id, which is the target program's id
                                         for fexit on a BPF program and a BTF object id otherwise */
         uint32_t key_size, value_size, max_entries, map_flags;   /* maps */
+        bool multi;                  /* a multi-link program (attach_btf_id is the kernel's
+                                        placeholder, its functions come with each link) or link */
         char name[16];
 };
 int bb_prog_info(int fd, struct bb_info *ret);
@@ -198,6 +218,19 @@ int bb_map_info(int fd, struct bb_info *ret);
 int bb_obj_kind(int fd);
 int bb_prog_map_ids(int fd, uint32_t *ids, uint32_t max, uint32_t *ret_n);
 int bb_btf_type_name(uint32_t obj_id, uint32_t type_id, char **ret_name, char **ret_object);
+
+/* The functions of a multi-link as the kernel lists them (bb_multi_link_info()), in the order its
+ * program has them (by cookie), named from the link's BTF object. complete: the link has every
+ * function of its program (no cookie missing), so the list is the program's too. */
+struct bb_multi_functions {
+        char **names;
+        uint32_t *ids;
+        size_t n;
+        char *btf_object;            /* "vmlinux" or a module */
+        bool complete;
+};
+int bb_multi_link_functions(int link_fd, struct bb_multi_functions *ret);
+void bb_multi_functions_done(struct bb_multi_functions *f);
 
 /* "array", "hash", "ringbuf", ... for a map type. */
 const char *bb_map_type_name(uint32_t type);

@@ -16,6 +16,7 @@
 
 #include "common/macro.h"
 #include "daemon/bpf-backend.h"
+#include "daemon/bpf-multi.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct btf *, btf__free);
 
@@ -66,16 +67,14 @@ static int btf_object_name(uint32_t obj_id, char *buf, size_t size) {
         return info.kernel_btf ? 1 : 0;
 }
 
-int bb_btf_type_name(uint32_t obj_id, uint32_t type_id, char **ret_name, char **ret_object) {
-        _cleanup_(btf__freep) struct btf *base = NULL, *btf = NULL;
-        char object[64];
-        const struct btf_type *t;
-        const char *name;
+/* BTF object obj_id with its name ("vmlinux", a module, or "bpf"); *ret_base is what a module's
+ * split BTF stands on (free it after *ret). */
+static int btf_object_load(uint32_t obj_id, struct btf **ret, struct btf **ret_base, char *object, size_t size) {
+        _cleanup_(btf__freep) struct btf *base = NULL;
+        struct btf *btf;
         int r;
 
-        if (obj_id == 0 || type_id == 0)
-                return -ENOENT;
-        r = btf_object_name(obj_id, object, sizeof(object));
+        r = btf_object_name(obj_id, object, size);
         if (r < 0)
                 return r;
         /* a module's BTF is split: its type ids continue vmlinux's */
@@ -84,17 +83,98 @@ int bb_btf_type_name(uint32_t obj_id, uint32_t type_id, char **ret_name, char **
                 if (!base)
                         return -errno;
         }
+        if (r == 0)
+                snprintf(object, size, "bpf");
         btf = btf__load_from_kernel_by_id_split(obj_id, base);
         if (!btf)
                 return -errno;
-        t = btf__type_by_id(btf, type_id);
-        name = t ? btf__name_by_offset(btf, t->name_off) : NULL;
-        if (!name || !*name)
+        *ret = btf;
+        *ret_base = TAKE_PTR(base);
+        return 0;
+}
+
+static const char *btf_func_name(const struct btf *btf, uint32_t type_id) {
+        const struct btf_type *t = btf__type_by_id(btf, type_id);
+        const char *name = t ? btf__name_by_offset(btf, t->name_off) : NULL;
+
+        return name && *name ? name : NULL;
+}
+
+int bb_btf_type_name(uint32_t obj_id, uint32_t type_id, char **ret_name, char **ret_object) {
+        _cleanup_(btf__freep) struct btf *base = NULL, *btf = NULL;
+        char object[64];
+        const char *name;
+        int r;
+
+        if (obj_id == 0 || type_id == 0)
                 return -ENOENT;
-        _cleanup_free_ char *n = strdup(name), *o = strdup(r > 0 ? object : "bpf");
+        r = btf_object_load(obj_id, &btf, &base, object, sizeof(object));
+        if (r < 0)
+                return r;
+        name = btf_func_name(btf, type_id);
+        if (!name)
+                return -ENOENT;
+        _cleanup_free_ char *n = strdup(name), *o = strdup(object);
         if (!n || !o)
                 return -ENOMEM;
         *ret_name = TAKE_PTR(n);
         *ret_object = TAKE_PTR(o);
+        return 0;
+}
+
+void bb_multi_functions_done(struct bb_multi_functions *f) {
+        for (size_t i = 0; f->names && i < f->n; i++)
+                free(f->names[i]);
+        free(f->names);
+        free(f->ids);
+        free(f->btf_object);
+        *f = (struct bb_multi_functions) {};
+}
+
+int bb_multi_link_functions(int link_fd, struct bb_multi_functions *ret) {
+        _cleanup_(bb_multi_link_info_done) struct bb_multi_link_info info = {};
+        _cleanup_(bb_multi_functions_done) struct bb_multi_functions f = {};
+        _cleanup_(btf__freep) struct btf *base = NULL, *btf = NULL;
+        uint32_t vmlinux = 0;
+        char object[64];
+        int r;
+
+        r = bb_multi_link_info(link_fd, &info);
+        if (r < 0)
+                return r;
+        if (info.count == 0)
+                return -ENOENT;
+        /* vmlinux's BTF is a file anyone may read; a module's is asked of the kernel by id, which
+         * needs CAP_SYS_ADMIN (the systemd unit does not grant it) */
+        if (bb_multi_vmlinux_btf_id(&vmlinux) >= 0 && info.btf_obj_id == vmlinux) {
+                btf = btf__load_vmlinux_btf();
+                if (!btf)
+                        return -errno;
+                snprintf(object, sizeof(object), "vmlinux");
+        } else {
+                r = btf_object_load(info.btf_obj_id, &btf, &base, object, sizeof(object));
+                if (r < 0)
+                        return r;
+        }
+        f.ids = calloc(info.count, sizeof(uint32_t));
+        f.names = calloc(info.count, sizeof(char *));
+        f.btf_object = strdup(object);
+        if (!f.ids || !f.names || !f.btf_object)
+                return -ENOMEM;
+        f.n = info.count;
+        r = bb_multi_order_by_cookie(info.ids, info.cookies, info.count, f.ids);
+        if (r < 0)
+                return r;
+        f.complete = r > 0;
+        for (size_t i = 0; i < f.n; i++) {
+                const char *name = btf_func_name(btf, f.ids[i]);
+
+                if (!name)
+                        return -ENOENT;
+                if (!(f.names[i] = strdup(name)))
+                        return -ENOMEM;
+        }
+        *ret = f;
+        f = (struct bb_multi_functions) {};
         return 0;
 }

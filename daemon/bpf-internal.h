@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "common/macro.h"
 #include "daemon/bpf-backend.h"
@@ -22,6 +23,15 @@ struct btf_index;
 
 static inline uint64_t ptr_to_u64(const void *p) {
         return (uint64_t) (uintptr_t) p;
+}
+
+/* Frees n skipped entries and the array. */
+static inline void bb_skipped_free(struct bb_skipped *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].function);
+                free(v[i].reason);
+        }
+        free(v);
 }
 
 /* Errors and libbpf's messages (bpf-errors.c) ------------------------------------------------ */

@@ -102,28 +102,148 @@ int bb_attach(int prog_fd, int *ret_link_fd, uint32_t *ret_link_id, struct bb_er
         return 0;
 }
 
-int bb_attach_multi(int prog_fd, const uint32_t *btf_ids, size_t n, int *ret_link_fd,
-                    uint32_t *ret_link_id, struct bb_error *err) {
-        _cleanup_close_ int fd = -EBADF;
-        const char *hint;
+/* Why the kernel refuses one function of a multi-link (kernel/bpf/trampoline.c, verifier.c). */
+static const char *multi_bad_reason(int err) {
+        switch (err) {
+        case E2BIG:
+                return "its trampoline holds as many programs as the kernel allows";
+        case EBUSY:
+                return "the function is taken: an freplace program, or this program is on it already";
+        case ENOENT:
+                return "not traceable: no ftrace location, or the function is gone";
+        case EINVAL:
+                return "the kernel refuses to trace it (its deny list, or its prototype)";
+        case EOPNOTSUPP:
+                return "the kernel cannot trace its return value";
+        default:
+                return strerror(err);
+        }
+}
+
+/* The BTF object a multi program was loaded against, for a probe to load against. */
+static int prog_btf_obj_id(int prog_fd, uint32_t *ret) {
+        struct bpf_prog_info pi = {};
+        uint32_t len = sizeof(pi);
+
+        if (bpf_obj_get_info_by_fd(prog_fd, &pi, &len) < 0)
+                return -errno;
+        *ret = pi.attach_btf_obj_id;
+        return 0;
+}
+
+static int skipped_set(struct bb_skipped *s, const char *function, int err) {
+        char reason[256];
+
+        snprintf(reason, sizeof(reason), "attach: %s (%s)", multi_bad_reason(err),
+                 strerrorname_np(err) ?: "?");
+        *s = (struct bb_skipped) { .function = strdup(function), .reason = strdup(reason) };
+        return s->function && s->reason ? 0 : -ENOMEM;
+}
+
+/* The functions of btf_ids the kernel refuses, as skipped entries, and the rest with their
+ * cookies (their position in functions, plus one). 0, or -errno when they cannot be told. */
+static int multi_split(int prog_fd, char *const *functions, const uint32_t *btf_ids, size_t n,
+                       struct bb_multi_attach *ret, uint32_t *good, uint64_t *cookies, size_t *ret_n_good) {
+        _cleanup_free_ struct bb_multi_bad *bad = malloc(sizeof(*bad));
+        size_t k = 0, n_good = 0;
+        uint32_t btf_obj_id = 0;
+        bool too_many;
         int r;
 
-        bb_init();
-        fd = bb_multi_link_create(prog_fd, btf_ids, n);
-        if (fd < 0) {
-                /* the kernel checks every function again and names none: ENOENT is one that
-                 * ftrace cannot patch (any more), EINVAL one on its deny list */
-                hint = bb_errno_hint(-fd);
-                r = bb_fail(err, BB_ERR_KERNEL, fd, NULL, NULL, "attaching the multi-link to %zu "
-                            "functions failed: %s", n, fd == -ENOENT ? "a function is not traceable "
-                            "(no ftrace location) or is gone (ENOENT)" : hint ? hint : strerror(-fd));
-                bb_set_operation(err, "attach");
+        if (!bad)
+                return -ENOMEM;
+        r = prog_btf_obj_id(prog_fd, &btf_obj_id);
+        if (r >= 0)
+                r = bb_multi_find_bad(btf_obj_id, btf_ids, n, bad);
+        if (r < 0 && r != -ERANGE)
                 return r;
+        /* too many to leave out: still named, for the error */
+        too_many = r == -ERANGE;
+        ret->skipped = calloc(bad->n + 1, sizeof(*ret->skipped));
+        ret->skipped_index = calloc(bad->n + 1, sizeof(size_t));
+        if (!ret->skipped || !ret->skipped_index)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                if (k < bad->n && bad->index[k] == i) {
+                        ret->skipped_index[ret->n_skipped] = i;
+                        r = skipped_set(&ret->skipped[ret->n_skipped++], functions[i], bad->err[k++]);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                good[n_good] = btf_ids[i];
+                cookies[n_good++] = i + 1;
         }
-        r = link_id(fd, ret_link_id, err);
+        *ret_n_good = n_good;
+        return too_many ? -ERANGE : 0;
+}
+
+static int fail_attach_multi(int r, size_t n, const struct bb_multi_attach *a, bool too_many,
+                             struct bb_error *err) {
+        const char *hint = bb_errno_hint(-r);
+
+        if (too_many)
+                r = bb_fail(err, BB_ERR_KERNEL, r, NULL, a->n_skipped ? a->skipped[0].function : NULL,
+                            "attaching the multi-link to %zu functions failed: the kernel refuses "
+                            "more than %d of them (or they could not be told apart), the first %s: %s",
+                            n, BB_MULTI_BAD_MAX, a->n_skipped ? a->skipped[0].function : "?",
+                            a->n_skipped ? a->skipped[0].reason + strlen("attach: ") : "?");
+        else if (a->n_skipped > 0 && a->n_skipped == n)
+                r = bb_fail(err, BB_ERR_KERNEL, r, NULL, a->skipped[0].function, "the kernel refuses "
+                            "every function of the multi-link; %s: %s", a->skipped[0].function,
+                            a->skipped[0].reason + strlen("attach: "));
+        else if (a->n_skipped > 0)
+                r = bb_fail(err, BB_ERR_KERNEL, r, NULL, a->skipped[0].function, "attaching the "
+                            "multi-link to %zu functions failed (%s) after leaving out %zu it refuses, "
+                            "the first %s", n - a->n_skipped, hint ? hint : strerror(-r), a->n_skipped,
+                            a->skipped[0].function);
+        else
+                /* the kernel names no function; a program doing nothing attached to every one of
+                 * them, so it is this program's refusal (or too many functions fail to tell) */
+                r = bb_fail(err, BB_ERR_KERNEL, r, NULL, NULL, "attaching the multi-link to %zu "
+                            "functions failed: %s", n, r == -ENOENT ? "a function is not traceable "
+                            "(no ftrace location) or is gone (ENOENT)" : hint ? hint : strerror(-r));
+        bb_set_operation(err, "attach");
+        return r;
+}
+
+void bb_multi_attach_done(struct bb_multi_attach *a) {
+        bb_skipped_free(a->skipped, a->n_skipped);
+        free(a->skipped_index);
+        safe_close(a->link_fd);
+        *a = (struct bb_multi_attach) { .link_fd = -EBADF };
+}
+
+/* One link over every function; when the kernel refuses that, over those it accepts, the others
+ * left out with the reason for each (bb_multi_find_bad()). */
+int bb_attach_multi(int prog_fd, char *const *functions, const uint32_t *btf_ids, size_t n,
+                    struct bb_multi_attach *ret, struct bb_error *err) {
+        _cleanup_(bb_multi_attach_done) struct bb_multi_attach a = { .link_fd = -EBADF };
+        _cleanup_free_ uint32_t *good = NULL;
+        _cleanup_free_ uint64_t *cookies = NULL;
+        size_t n_good = 0;
+        int r, first;
+
+        bb_init();
+        a.link_fd = first = bb_multi_link_create(prog_fd, btf_ids, NULL, n);
+        if (first == -ENOMEM || first == -EFAULT || first == -EPERM)
+                return fail_attach_multi(first, n, &a, false, err);
+        if (first < 0) {
+                good = malloc(n * sizeof(uint32_t));
+                cookies = malloc(n * sizeof(uint64_t));
+                r = good && cookies ? multi_split(prog_fd, functions, btf_ids, n, &a, good, cookies, &n_good) :
+                                      -ENOMEM;
+                if (r < 0 || n_good == 0)
+                        return fail_attach_multi(first, n, &a, r == -ERANGE, err);
+                a.link_fd = bb_multi_link_create(prog_fd, good, cookies, n_good);
+                if (a.link_fd < 0)
+                        return fail_attach_multi(a.link_fd, n, &a, false, err);
+        }
+        r = link_id(a.link_fd, &a.link_id, err);
         if (r < 0)
                 return r;
-        *ret_link_fd = TAKE_FD(fd);
+        *ret = a;
+        a = (struct bb_multi_attach) { .link_fd = -EBADF };
         return 0;
 }
 
@@ -279,6 +399,7 @@ static void copy_name(char dst[16], const char *src) {
 int bb_prog_info(int fd, struct bb_info *ret) {
         struct bpf_prog_info i = {};
         uint32_t len = sizeof(i);
+        struct bb_uapi_multi u;
         int r = bpf_obj_get_info_by_fd(fd, &i, &len);
 
         if (r < 0)
@@ -286,6 +407,8 @@ int bb_prog_info(int fd, struct bb_info *ret) {
         *ret = (struct bb_info) { .id = i.id, .type = i.type, .run_cnt = i.run_cnt,
                                   .run_time_ns = i.run_time_ns, .attach_btf_id = i.attach_btf_id,
                                   .attach_btf_obj_id = i.attach_btf_obj_id };
+        ret->multi = i.type == BPF_PROG_TYPE_TRACING && i.attach_btf_id != 0 && bb_multi_uapi(&u) >= 0 &&
+                     i.attach_btf_id == u.multi_func_id;
         copy_name(ret->name, i.name);
         return 0;
 }
@@ -293,11 +416,13 @@ int bb_prog_info(int fd, struct bb_info *ret) {
 int bb_link_info(int fd, struct bb_info *ret) {
         struct bpf_link_info i = {};
         uint32_t len = sizeof(i);
+        struct bb_uapi_multi u;
         int r = bpf_obj_get_info_by_fd(fd, &i, &len);
 
         if (r < 0)
                 return r;
         *ret = (struct bb_info) { .id = i.id, .type = i.type, .prog_id = i.prog_id };
+        ret->multi = bb_multi_uapi(&u) >= 0 && i.type == u.link_type;
         if (i.type == BPF_LINK_TYPE_TRACING) {
                 /* The trampoline's key: (BTF object id or target program id, BTF type id). */
                 ret->attach_btf_id = i.tracing.target_btf_id;

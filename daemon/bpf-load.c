@@ -243,13 +243,9 @@ void bb_load_result_free(struct bb_load_result *r) {
                 safe_close(r->maps[i].fd);
                 free(r->maps[i].name);
         }
-        for (size_t i = 0; i < r->n_skipped; i++) {
-                free(r->skipped[i].function);
-                free(r->skipped[i].reason);
-        }
         free(r->progs);
         free(r->maps);
-        free(r->skipped);
+        bb_skipped_free(r->skipped, r->n_skipped);
         free(r->multi_fallback);
         *r = (struct bb_load_result) {};
 }

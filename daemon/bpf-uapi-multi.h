@@ -63,4 +63,6 @@ static_assert(offsetof(struct bb_uapi_link_info_multi, cookies) == 48, "link_inf
 struct bb_uapi_multi {
         uint32_t fexit_multi;        /* enum bpf_attach_type BPF_TRACE_FEXIT_MULTI */
         uint32_t link_type;          /* enum bpf_link_type BPF_LINK_TYPE_TRACING_MULTI */
+        uint32_t multi_func_id;      /* BTF id of bpf_multi_func, every multi program's attach_btf_id
+                                        in its prog info; 0 when BTF has none */
 };

@@ -35,6 +35,8 @@ const struct error_row error_table[_ERR_MAX] = {
                 P("max", EP_INT, max) } },
         [ERR_NOT_DETACHABLE] = { "io.fexitd.NotDetachable", {
                 P("handle", EP_INT, handle), P("reason", EP_STR, reason) } },
+        [ERR_FUNCTIONS_UNKNOWN] = { "io.fexitd.FunctionsUnknown", {
+                P("handle", EP_INT, handle), P("reason", EP_STR, reason) } },
         [ERR_INVALID_FDS] = { "io.fexitd.InvalidFileDescriptors", {
                 P("expected", EP_INT, expected_fds), P("received", EP_INT, received_fds),
                 P("parameter", EP_STR_OPT, parameter), P("index", EP_INT_OPT, index) } },

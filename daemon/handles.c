@@ -90,6 +90,31 @@ int handle_set_functions(struct handle *h, char *const *functions, const uint32_
         return 0;
 }
 
+void handle_drop_functions(struct handle *h, const size_t *index, size_t n) {
+        size_t k = 0, w = 0;
+
+        for (size_t i = 0; i < h->n_functions; i++) {
+                if (k < n && index[k] == i) {
+                        k++;
+                        free(h->functions[i]);
+                        continue;
+                }
+                h->functions[w] = h->functions[i];
+                h->btf_ids[w++] = h->btf_ids[i];
+        }
+        h->n_functions = w;
+        /* the target names the first function the handle has */
+        if (w > 0 && h->function && strcmp(h->function, h->functions[0]) != 0) {
+                char *f = strdup(h->functions[0]);
+
+                if (f) {
+                        free(h->function);
+                        h->function = f;
+                        h->btf_id = h->btf_ids[0];
+                }
+        }
+}
+
 void handle_table_init(struct handle_table *t) {
         *t = (struct handle_table) { .next_id = 1 };
 }

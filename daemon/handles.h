@@ -89,6 +89,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct handle *, handle_free);
 /* Makes h a multi-link handle over copies of the n functions and ids; -ENOMEM leaves h as it was. */
 int handle_set_functions(struct handle *h, char *const *functions, const uint32_t *btf_ids, size_t n);
 
+/* Removes the functions at positions index[0..n) (ascending) from a multi-link handle: the ones
+ * its link left out. */
+void handle_drop_functions(struct handle *h, const size_t *index, size_t n);
+
 void handle_table_init(struct handle_table *t);
 /* Frees every handle; fds still open are closed (only at shutdown). */
 void handle_table_done(struct handle_table *t);

@@ -24,7 +24,9 @@ struct attach_item {
         int link_fd;
         uint32_t link_id;
         uint32_t *btf_ids;       /* a multi-link program: a copy of its functions' ids */
+        char **functions;        /* ... and names */
         size_t n_btf_ids;
+        struct bb_multi_attach multi; /* ... and what its link left out */
         uint64_t link;           /* the new link's handle, once registered */
 };
 
@@ -40,9 +42,13 @@ struct attach_job {
         struct attach_item items[];
 };
 
-static uint32_t *mfree_ids(uint32_t *ids) {
-        free(ids);
-        return NULL;
+static void item_free_functions(struct attach_item *it) {
+        for (size_t i = 0; it->functions && i < it->n_btf_ids; i++)
+                free(it->functions[i]);
+        free(it->functions);
+        free(it->btf_ids);
+        it->functions = NULL;
+        it->btf_ids = NULL;
 }
 
 /* Closes what the job still holds: fds not handed to a handle or a close job. */
@@ -52,7 +58,8 @@ static struct attach_job *attach_job_free(struct attach_job *j) {
         for (size_t i = 0; i < j->n; i++) {
                 safe_close(j->items[i].prog_fd);
                 safe_close(j->items[i].link_fd);
-                free(j->items[i].btf_ids);
+                item_free_functions(&j->items[i]);
+                bb_multi_attach_done(&j->items[i].multi);
         }
         bb_error_clear(&j->err);
         free(j);
@@ -60,19 +67,28 @@ static struct attach_job *attach_job_free(struct attach_job *j) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct attach_job *, attach_job_free);
 
-/* All or nothing: if one attach fails, what did attach is detached again, here on the worker. */
+static int attach_item_run(struct attach_item *it, struct bb_error *err) {
+        int r;
+
+        if (!it->btf_ids)
+                return bb_attach(it->prog_fd, &it->link_fd, &it->link_id, err);
+        r = bb_attach_multi(it->prog_fd, it->functions, it->btf_ids, it->n_btf_ids, &it->multi, err);
+        if (r < 0)
+                return r;
+        it->link_fd = TAKE_FD(it->multi.link_fd);
+        it->link_id = it->multi.link_id;
+        return 0;
+}
+
+/* All or nothing: if one attach fails, what did attach is detached again, here on the worker. A
+ * multi-link may leave out functions the kernel refuses (it.multi says which). */
 static void attach_run(struct job *job) {
         struct attach_job *j = (struct attach_job *) job;
 
-        for (size_t i = 0; i < j->n && j->r >= 0; i++) {
-                struct attach_item *it = &j->items[i];
-
-                j->r = it->btf_ids ? bb_attach_multi(it->prog_fd, it->btf_ids, it->n_btf_ids,
-                                                     &it->link_fd, &it->link_id, &j->err) :
-                                     bb_attach(it->prog_fd, &it->link_fd, &it->link_id, &j->err);
-        }
+        for (size_t i = 0; i < j->n && j->r >= 0; i++)
+                j->r = attach_item_run(&j->items[i], &j->err);
         for (size_t i = 0; i < j->n; i++) {
-                j->items[i].btf_ids = mfree_ids(j->items[i].btf_ids);
+                item_free_functions(&j->items[i]);
                 j->items[i].prog_fd = safe_close(j->items[i].prog_fd);
                 if (j->r < 0)
                         j->items[i].link_fd = safe_close(j->items[i].link_fd);
@@ -151,6 +167,7 @@ static int attach_register(struct attach_job *j, struct attach_item *it, bool go
         l->fd = TAKE_FD(it->link_fd);
         l->kernel_id = it->link_id;
         it->link = l->id;
+        handle_drop_functions(l, it->multi.skipped_index, it->multi.n_skipped);
         prog->state = HSTATE_ATTACHED;
         if (l->lifetime == LIFETIME_PERSISTENT)
                 (void) state_pin(s, l);
@@ -194,6 +211,15 @@ static int attach_register_all(struct attach_job *j, bool gone, json_object *lin
         return -ENOMEM;
 }
 
+/* The functions the job's multi-links left out, all items together. */
+static json_object *attach_skipped_to_json(const struct attach_job *j) {
+        json_object *a = vl_array();
+
+        for (size_t i = 0; i < j->n; i++)
+                skipped_to_json(a, j->items[i].multi.skipped, j->items[i].multi.n_skipped);
+        return a;
+}
+
 static void attach_done(struct job *job) {
         _cleanup_(attach_job_freep) struct attach_job *j = (struct attach_job *) job;
         struct call *c = j->call;
@@ -219,6 +245,7 @@ static void attach_done(struct job *job) {
                 p = vl_obj();
                 vl_add(p, "link", json_object_get(json_object_array_get_idx(links, 0)));
                 vl_add(p, "links", json_object_get(links));
+                vl_add(p, "skipped", attach_skipped_to_json(j));
                 if (vl_broken(p)) {   /* a reply that cannot name the links: there are none */
                         vl_put(p);
                         attach_unregister_all(j);
@@ -256,18 +283,22 @@ static size_t attach_targets(struct server *s, const struct handle *h, bool grou
 
 static int attach_item_init(struct attach_item *it, const struct handle *prog) {
         *it = (struct attach_item) { .program = prog->id, .link_fd = -EBADF,
-                                     .prog_fd = fd_dup_cloexec(prog->fd) };
+                                     .prog_fd = fd_dup_cloexec(prog->fd),
+                                     .multi = { .link_fd = -EBADF } };
         if (it->prog_fd < 0)
                 return it->prog_fd;
         if (!prog->multi)
                 return 0;
+        /* the job owns copies: the handle may be unloaded while it runs */
         it->btf_ids = malloc(prog->n_functions * sizeof(uint32_t));
-        if (!it->btf_ids) {
-                it->prog_fd = safe_close(it->prog_fd);
+        it->functions = calloc(prog->n_functions, sizeof(char *));
+        if (!it->btf_ids || !it->functions)
                 return -ENOMEM;
-        }
-        memcpy(it->btf_ids, prog->btf_ids, prog->n_functions * sizeof(uint32_t));
         it->n_btf_ids = prog->n_functions;
+        memcpy(it->btf_ids, prog->btf_ids, prog->n_functions * sizeof(uint32_t));
+        for (size_t i = 0; i < prog->n_functions; i++)
+                if (!(it->functions[i] = strdup(prog->functions[i])))
+                        return -ENOMEM;
         return 0;
 }
 
@@ -299,8 +330,15 @@ static int method_attach(struct call *c, void *params) {
         if (grants_from_json(p->grants, j->grants, &j->n_grants) < 0)
                 return call_invalid_parameter(c, "grants");
         /* n counts the items that hold something, for attach_job_free() */
-        for (; j->n < n; j->n++) {
+        while (j->n < n) {
+                if (targets[j->n]->multi && targets[j->n]->n_functions == 0)
+                        return CALL_ERROR(c, ERR_FUNCTIONS_UNKNOWN, .handle = (int64_t) targets[j->n]->id,
+                                          .reason = "a multi-link program rebuilt from its pin without "
+                                          "its state record: the kernel keeps a multi program's "
+                                          "functions only with its links, and it has none. Unload "
+                                          "it and load it again");
                 r = attach_item_init(&j->items[j->n], targets[j->n]);
+                j->n++;   /* a half-made item too: attach_job_free() frees what it holds */
                 if (r < 0)
                         return r;
         }

@@ -54,6 +54,7 @@ struct load_job {
         struct bb_error err;
         int *link_fds;
         uint32_t *link_ids;
+        struct bb_multi_attach *multi;   /* per program: what its multi-link left out */
 };
 
 /* The handles a Load registered so far, to drop them again if it cannot reply them all. */
@@ -79,6 +80,9 @@ static struct load_job *load_job_free(struct load_job *j) {
                         safe_close(j->link_fds[i]);
         free(j->link_fds);
         free(j->link_ids);
+        for (size_t i = 0; j->multi && i < j->res.n_progs; i++)
+                bb_multi_attach_done(&j->multi[i]);
+        free(j->multi);
         free(j);
         return NULL;
 }
@@ -108,6 +112,20 @@ not_found:
         return -ENOENT;
 }
 
+/* Attaches multi program i; the functions the kernel refused stay in j->multi[i], for the reply's
+ * skipped and the link's functions (the link covers the rest; each keeps its cookie). */
+static int load_attach_multi(struct load_job *j, size_t i) {
+        struct bb_prog *p = &j->res.progs[i];
+        int r;
+
+        r = bb_attach_multi(p->fd, p->functions, p->btf_ids, p->n_functions, &j->multi[i], &j->err);
+        if (r < 0)
+                return r;
+        j->link_fds[i] = TAKE_FD(j->multi[i].link_fd);
+        j->link_ids[i] = j->multi[i].link_id;
+        return 0;
+}
+
 static void load_run(struct job *job) {
         struct load_job *j = (struct load_job *) job;
         struct bb_load_request req;
@@ -127,18 +145,20 @@ static void load_run(struct job *job) {
                 return;
         j->link_fds = malloc(j->res.n_progs * sizeof(int));
         j->link_ids = calloc(j->res.n_progs, sizeof(uint32_t));
-        if (!j->link_fds || !j->link_ids) {
+        j->multi = calloc(j->res.n_progs, sizeof(*j->multi));
+        if (!j->link_fds || !j->link_ids || !j->multi) {
                 j->r = -ENOMEM;
                 return;
         }
         for (size_t i = 0; i < j->res.n_progs; i++)
-                j->link_fds[i] = -EBADF;
+                j->link_fds[i] = j->multi[i].link_fd = -EBADF;
         for (size_t i = 0; i < j->res.n_progs && j->r >= 0; i++) {
                 const struct bb_prog *p = &j->res.progs[i];
 
-                j->r = p->multi ? bb_attach_multi(p->fd, p->btf_ids, p->n_functions, &j->link_fds[i],
-                                                  &j->link_ids[i], &j->err) :
-                                  bb_attach(p->fd, &j->link_fds[i], &j->link_ids[i], &j->err);
+                if (p->multi)
+                        j->r = load_attach_multi(j, i);
+                else
+                        j->r = bb_attach(p->fd, &j->link_fds[i], &j->link_ids[i], &j->err);
         }
         /* all or nothing: detach what did attach, here rather than on the loop's thread */
         if (j->r < 0)
@@ -239,6 +259,7 @@ static int register_results(struct load_job *j, struct registered *reg, json_obj
                 if (!(l = adopt(s, link_handle_new(j->call, h, j->lifetime), &j->link_fds[i], j->link_ids[i])) ||
                     registered_add(s, reg, l) < 0)
                         goto fail;
+                handle_drop_functions(l, j->multi[i].skipped_index, j->multi[i].n_skipped);
                 h->state = HSTATE_ATTACHED;
                 vl_append(links, handle_to_json(s, l));
         }
@@ -313,13 +334,9 @@ static void load_done(struct job *job) {
                 call_reply_errno(c, "load", ENOMEM);
                 return;
         }
-        skipped = vl_array();
-        for (size_t i = 0; i < j->res.n_skipped; i++) {
-                json_object *o = vl_obj();
-                vl_add_str(o, "function", j->res.skipped[i].function);
-                vl_add_str(o, "reason", j->res.skipped[i].reason);
-                vl_append(skipped, o);
-        }
+        skipped = skipped_to_json(NULL, j->res.skipped, j->res.n_skipped);
+        for (size_t i = 0; j->multi && i < j->res.n_progs; i++)
+                skipped_to_json(skipped, j->multi[i].skipped, j->multi[i].n_skipped);
         p = vl_obj();
         vl_add_str(p, "mode", load_mode(j));
         if (j->res.multi_fallback)

@@ -37,7 +37,10 @@ json_object *handle_to_json(struct server *s, const struct handle *h) {
                 vl_add(o, "target", target_to_json(h));
         if (h->multi) {
                 vl_add_str(o, "mode", "multi-link");
-                vl_add_int(o, "function_count", (int64_t) h->n_functions);
+                if (h->n_functions > 0)
+                        vl_add_int(o, "function_count", (int64_t) h->n_functions);
+                else   /* lost with its state record: see state-rebuild.c */
+                        vl_add_bool(o, "functions_unknown", true);
         }
         if (h->program)
                 vl_add_int(o, "program", (int64_t) h->program);
@@ -67,6 +70,19 @@ json_object *handle_to_json(struct server *s, const struct handle *h) {
         if (h->n_grants > 0)
                 vl_add(o, "grants", handle_grants_to_json(h));
         return o;
+}
+
+json_object *skipped_to_json(json_object *a, const struct bb_skipped *v, size_t n) {
+        if (!a)
+                a = vl_array();
+        for (size_t i = 0; i < n; i++) {
+                json_object *o = vl_obj();
+
+                vl_add_str(o, "function", v[i].function);
+                vl_add_str(o, "reason", v[i].reason);
+                vl_append(a, o);
+        }
+        return a;
 }
 
 static int method_list(struct call *c, void *params) {

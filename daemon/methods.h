@@ -34,6 +34,9 @@ extern const char interface_varlink_service[];
 
 /* Shared by the verbs. */
 json_object *handle_to_json(struct server *s, const struct handle *h);
+/* Appends [{function, reason}] for the n entries of v to a (a new array when a is NULL); returns a. */
+struct bb_skipped;
+json_object *skipped_to_json(json_object *a, const struct bb_skipped *v, size_t n);
 /* A new link of program prog, owned by the caller of c: the program's name, target, functions,
  * load, grants and source. Not in the table yet; NULL when out of memory. */
 struct handle *link_handle_new(const struct call *c, const struct handle *prog, enum handle_lifetime lifetime);

@@ -48,8 +48,13 @@ static struct handle *handle_from_kernel(enum handle_kind kind, uint64_t id, con
         h->state = kind == HANDLE_LINK ? HSTATE_ATTACHED : HSTATE_LOADED;
         h->created_usec = now_usec(CLOCK_REALTIME);
         h->recovery = "rebuilt";
-        if (kind == HANDLE_PROGRAM &&
-            bb_btf_type_name(info->attach_btf_obj_id, info->attach_btf_id, &h->function, &h->btf_object) < 0)
+        if (kind == HANDLE_PROGRAM && info->multi) {
+                /* the kernel keeps a multi program's functions with its links only: a pinned
+                 * link of it may tell them (check_multi_link()), else they stay unknown */
+                h->multi = true;
+                h->recovery = "incomplete";
+        } else if (kind == HANDLE_PROGRAM &&
+                   bb_btf_type_name(info->attach_btf_obj_id, info->attach_btf_id, &h->function, &h->btf_object) < 0)
                 h->recovery = "incomplete";
         return h;
 }
@@ -268,6 +273,47 @@ static int copy_target(struct handle *l, const struct handle *p) {
         return l->function && (!p->btf_object || l->btf_object) ? 0 : -ENOMEM;
 }
 
+/* h takes the functions f lists, f's first one as its target. */
+static int set_multi_functions(struct handle *h, const struct bb_multi_functions *f) {
+        char *function = strdup(f->names[0]), *object = strdup(f->btf_object);
+
+        if (!function || !object || handle_set_functions(h, f->names, f->ids, f->n) < 0) {
+                free(function);
+                free(object);
+                return -ENOMEM;
+        }
+        free(h->function);
+        free(h->btf_object);
+        h->function = function;
+        h->btf_object = object;
+        h->btf_id = f->ids[0];
+        return 0;
+}
+
+/* A multi-link rebuilt from its pin gets its functions from the kernel's link info, in its
+ * program's order (the cookies), and so does its program when that lost them too and the link
+ * has all of them. */
+static void check_multi_link(struct rebuild *b, struct handle *l, struct handle *p) {
+        _cleanup_(bb_multi_functions_done) struct bb_multi_functions f = {};
+        bool link_unknown = l->recovery && !l->multi, prog_unknown = p && p->multi && p->n_functions == 0;
+        int r;
+
+        if (!link_unknown && !prog_unknown)
+                return;
+        r = bb_multi_link_functions(l->fd, &f);
+        if (r < 0) {
+                log_limited(&b->fixed, LOG_WARNING, &(struct log_ctx) { .handle = l->id, .kernel_id = l->kernel_id },
+                            "Cannot read the functions of multi-link handle %" PRIu64 " from the kernel: %s",
+                            l->id, strerror(-r));
+                l->recovery = "incomplete";
+                return;
+        }
+        if (link_unknown && set_multi_functions(l, &f) < 0)
+                l->recovery = "incomplete";
+        if (prog_unknown && f.complete && set_multi_functions(p, &f) >= 0)
+                p->recovery = "rebuilt";
+}
+
 /* A pinned link's program is the kernel's to say: the program handle with that kernel id. */
 static void check_link(struct rebuild *b, struct handle *l, const struct by_kernel_id *progs) {
         struct bb_info info = {};
@@ -276,6 +322,8 @@ static void check_link(struct rebuild *b, struct handle *l, const struct by_kern
         if (bb_link_info(l->fd, &info) < 0)
                 return;
         p = by_kernel_id_find(progs, info.prog_id);
+        if (info.multi)
+                check_multi_link(b, l, p);
         if (!p) {
                 /* the link keeps its program loaded; the daemon just has no handle for it */
                 l->recovery = "incomplete";

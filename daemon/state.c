@@ -114,7 +114,8 @@ static int functions_from_json(struct handle *h, json_object *a) {
                         return -EBADMSG;
                 ids[i] = (uint32_t) id;
         }
-        return n ? handle_set_functions(h, (char *const *) names, ids, n) : -EBADMSG;
+        /* none: a multi program whose functions were lost with its record (state-rebuild.c) */
+        return handle_set_functions(h, (char *const *) names, ids, n);
 }
 
 static json_object *record_to_json(const struct handle *h) {

@@ -79,6 +79,46 @@ START_TEST(uapi_absent) {
 }
 END_TEST
 
+/* The kernel lists a link's functions sorted by BTF id; the cookies give its program's order. */
+START_TEST(order_by_cookie) {
+        uint32_t ids[] = { 10, 20, 30, 40 }, out[4] = {};
+        uint64_t all[] = { 3, 1, 4, 2 }, gaps[] = { 5, 1, 9, 2 }, zero[] = { 1, 0, 2, 3 },
+                 twice[] = { 1, 2, 2, 3 };
+
+        ck_assert_int_eq(bb_multi_order_by_cookie(ids, all, 4, out), 1);
+        ck_assert_uint_eq(out[0], 20);
+        ck_assert_uint_eq(out[1], 40);
+        ck_assert_uint_eq(out[2], 10);
+        ck_assert_uint_eq(out[3], 30);
+        /* functions its Attach left out: the order still holds, the program's list is not whole */
+        ck_assert_int_eq(bb_multi_order_by_cookie(ids, gaps, 4, out), 0);
+        ck_assert_uint_eq(out[0], 20);
+        ck_assert_uint_eq(out[1], 40);
+        ck_assert_uint_eq(out[2], 10);
+        ck_assert_uint_eq(out[3], 30);
+        ck_assert_int_eq(bb_multi_order_by_cookie(ids, all, 3, out), 0);   /* cookies 3, 1, 4 */
+        ck_assert_int_eq(bb_multi_order_by_cookie(ids, zero, 4, out), -EINVAL);
+        ck_assert_int_eq(bb_multi_order_by_cookie(ids, twice, 4, out), -EINVAL);
+}
+END_TEST
+
+START_TEST(uapi_multi_func_id) {
+        struct bb_uapi_multi u = {};
+        struct btf *btf = btf_with_enums(60, 15);
+        int proto, id;
+
+        ck_assert_int_eq(bb_multi_uapi_from_btf(btf, &u), 0);
+        ck_assert_uint_eq(u.multi_func_id, 0);          /* no placeholder in this BTF */
+        proto = btf__add_func_proto(btf, 0);
+        ck_assert_int_gt(proto, 0);
+        id = btf__add_func(btf, "bpf_multi_func", BTF_FUNC_GLOBAL, proto);
+        ck_assert_int_gt(id, 0);
+        ck_assert_int_eq(bb_multi_uapi_from_btf(btf, &u), 0);
+        ck_assert_uint_eq(u.multi_func_id, (uint32_t) id);
+        btf__free(btf);
+}
+END_TEST
+
 Suite *test_suite(void) {
         Suite *s = suite_create("bpf-multi");
         TCase *tc = tcase_create("core");
@@ -86,6 +126,8 @@ Suite *test_suite(void) {
         tcase_add_test(tc, section_names);
         tcase_add_test(tc, uapi_from_btf);
         tcase_add_test(tc, uapi_absent);
+        tcase_add_test(tc, uapi_multi_func_id);
+        tcase_add_test(tc, order_by_cookie);
         suite_add_tcase(s, tc);
         return s;
 }

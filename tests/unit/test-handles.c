@@ -2,6 +2,7 @@
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check-main.h"
 #include "common/parse-util.h"
@@ -47,6 +48,31 @@ START_TEST(multi_link_functions_are_copies) {
         ck_assert_uint_eq(h->btf_ids[1], 102);
         ck_assert_int_eq(handle_set_functions(h, names, ids, 1), 0);   /* replaces */
         ck_assert_uint_eq(h->n_functions, 1);
+        handle_free(h);
+}
+END_TEST
+
+/* A link that left functions out has the rest, in order; the target follows the first kept. */
+START_TEST(multi_link_drops_left_out_functions) {
+        char *names[] = { "f1", "f2", "f3", "f4", "f5" };
+        uint32_t ids[] = { 11, 12, 13, 14, 15 };
+        size_t drop[] = { 0, 2, 4 };
+        struct handle *h = handle_new(HANDLE_LINK, "l");
+
+        ck_assert_int_eq(handle_set_functions(h, names, ids, 5), 0);
+        h->function = strdup("f1");
+        h->btf_id = 11;
+        handle_drop_functions(h, drop, 0);          /* nothing left out */
+        ck_assert_uint_eq(h->n_functions, 5);
+        handle_drop_functions(h, drop, 3);
+        ck_assert_uint_eq(h->n_functions, 2);
+        ck_assert_str_eq(h->functions[0], "f2");
+        ck_assert_str_eq(h->functions[1], "f4");
+        ck_assert_uint_eq(h->btf_ids[0], 12);
+        ck_assert_uint_eq(h->btf_ids[1], 14);
+        ck_assert_str_eq(h->function, "f2");
+        ck_assert_uint_eq(h->btf_id, 12);
+        ck_assert(h->multi);
         handle_free(h);
 }
 END_TEST
@@ -166,6 +192,7 @@ Suite *test_suite(void) {
         tcase_add_test(tc, ids_increase_and_are_never_reused);
         tcase_add_test(tc, adopt_keeps_order_and_counter);
         tcase_add_test(tc, multi_link_functions_are_copies);
+        tcase_add_test(tc, multi_link_drops_left_out_functions);
         tcase_add_test(tc, handed_off_links_are_not_counted);
         tcase_add_test(tc, many_handles);
         tcase_add_test(tc, strings);

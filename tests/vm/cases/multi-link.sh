@@ -11,7 +11,11 @@
 # - a glob over many real functions (tcp_*, hundreds, with multi-links; tcp_[a-c]*, dozens, as
 #   instances) attaches, is described and listed as such, and its link is handed off (it lives
 #   exactly as long as the receiver holds it);
-# - a persistent multi-link keeps its handle and kernel link id across kill -9, and still fires.
+# - a persistent multi-link keeps its handle and kernel link id across kill -9, and still fires;
+# - with multi-links, when state.json is lost the link and its program get their functions back
+#   from the kernel's link info, and a program without a link answers FunctionsUnknown; a
+#   function the kernel refuses at attach time (a full trampoline) is skipped with its reason and
+#   the others are attached, keeping their cookies.
 set -uo pipefail
 . "$FEXITD_TEST_SRC/vm/guest/testlib.sh"
 
@@ -134,10 +138,89 @@ fi
 res=$("$check" "$prog_id" "$bss") || fail "multi-check after the restart: $res"
 [ "$(val calls)" = $((2 * n_test)) ] || fail "after the restart the program ran $(val calls) times in all, expected $((2 * n_test))"
 echo "ok: link handle $link kept kernel link id $link_id across kill -9 and still fires"
+
+# --- 2b. state.json lost: the functions come back from the kernel, or Attach says why not -------
+# The kernel keeps a multi program's functions only with its links: the attached program gets
+# its list back from its pinned link (in the order of the cookies), the loaded-only one cannot.
+if [ "$mode" = multi-link ]; then
+	lone=$(fexitctl --json load "$obj" --program count_calls --functions 'bpf_fentry_test[1-3]') ||
+		fail "load count_calls on bpf_fentry_test[1-3]: $lone"
+	uprog=$(jq -r '.programs[0].handle' <<<"$lone")
+	[ "$(jq -r '.programs[0].function_count' <<<"$lone")" = 3 ] || fail "count_calls: no 3 functions"
+	want=$(fexitctl --json describe "$prog" | jq -c '[.handle.functions[] | [.function, .btf_id]]')
+	systemctl stop fexitd.service || fail "systemctl stop fexitd"
+	rm -f /var/lib/fexitd/state.json /var/lib/fexitd/state.json.old
+	systemctl start fexitd.service || fail "systemctl start fexitd"
+	vm_wait_for 60 sh -c "fexitctl status >/dev/null 2>&1" || fail "fexitd does not answer after losing state.json"
+	for h in "$link" "$prog"; do
+		d=$(fexitctl --json describe "$h") || fail "handle $h is gone with state.json"
+		[ "$(jq -r '.handle.recovery' <<<"$d")" = rebuilt ] ||
+			fail "handle $h: recovery $(jq -r '.handle.recovery' <<<"$d"), expected rebuilt (functions known)"
+		[ "$(jq -c '[.handle.functions[] | [.function, .btf_id]]' <<<"$d")" = "$want" ] ||
+			fail "handle $h: functions $(jq -c '[.handle.functions[].function]' <<<"$d"), not the program's"
+	done
+	[ "$(jq -r '.handle.kernel_id' <<<"$(fexitctl --json describe "$link")")" = "$link_id" ] ||
+		fail "link handle $link changed its kernel link id"
+	d=$(fexitctl --json describe "$uprog") || fail "handle $uprog is gone with state.json"
+	jq -e '.handle.functions_unknown == true and .handle.mode == "multi-link" and (.handle.function_count == null)' \
+		<<<"$d" >/dev/null || fail "handle $uprog does not say its functions are unknown: $d"
+	fexitctl describe "$uprog" | grep -q "^Mode: *multi-link, functions unknown" ||
+		fail "fexitctl describe does not say the functions are unknown"
+	e=$(fexitctl --json attach "$uprog") && fail "attach of a program whose functions are unknown succeeded: $e"
+	jq -e --argjson h "$uprog" '.error == "io.fexitd.FunctionsUnknown" and .parameters.handle == $h' <<<"$e" >/dev/null ||
+		fail "attach of $uprog: $e, expected FunctionsUnknown"
+	res=$("$check" "$prog_id" "$bss") || fail "multi-check after losing state.json: $res"
+	[ "$(val calls)" = $((3 * n_test)) ] || fail "after losing state.json the program ran $(val calls) times in all"
+	fexitctl unload "$uprog" >/dev/null || fail "unload $uprog"
+	echo "ok: without state.json the multi-link and its program got their $n_test functions from the kernel; a program without a link answers FunctionsUnknown"
+fi
 unload_all "$out"
 vm_wait_for 60 sh -c "! bpftool -j link show 2>/dev/null | jq -e '.[] | select(.id == $link_id)' >/dev/null" ||
 	fail "link $link_id still attached after unload"
 echo "ok: unload detached link $link_id"
+
+# --- 2c. a function the kernel refuses: the rest is attached, it comes back as skipped ----------
+# The kernel refuses a multi-link as a whole and names no function. A full trampoline (the most
+# programs the kernel allows on bpf_fentry_test7, held by trampoline-fill) passes every check of
+# Load and fails only at attach time.
+if [ "$mode" = multi-link ]; then
+	fill=$FEXITD_TEST_BUILD/bpf/trampoline-fill
+	[ -x "$fill" ] || fail "no $fill"
+	coproc FILL { "$fill" bpf_fentry_test7; }
+	read -r -t 120 line <&"${FILL[0]}" || fail "trampoline-fill said nothing"
+	case $line in "full "*) echo "trampoline-fill: bpf_fentry_test7 $line" ;; *) fail "trampoline-fill: $line" ;; esac
+	out=$(fexitctl --json load "$obj" --program check_args --attach) || fail "load check_args with a full trampoline: $out"
+	expect_mode "check_args beside a full trampoline" "$out" "$n_test"
+	jq -e '[.skipped[] | select(.function == "bpf_fentry_test7" and (.reason | test("^attach: .*E2BIG")))] | length == 1' \
+		<<<"$out" >/dev/null || fail "bpf_fentry_test7 is not skipped with its reason: $(jq -c .skipped <<<"$out")"
+	[ "$(jq '.skipped | length' <<<"$out")" = 1 ] || fail "more than bpf_fentry_test7 skipped: $(jq -c .skipped <<<"$out")"
+	prog=$(jq -r '.programs[0].handle' <<<"$out")
+	prog_id=$(jq -r '.programs[0].kernel_id' <<<"$out")
+	link=$(jq -r '.links[0].handle' <<<"$out")
+	link_id=$(jq -r '.links[0].kernel_id' <<<"$out")
+	bss=$(jq -r '.maps[] | select(.name | endswith(".bss")) | .kernel_id' <<<"$out")
+	d=$(fexitctl --json describe "$link") || fail "describe $link"
+	[ "$(jq '.handle.function_count' <<<"$d")" = $((n_test - 1)) ] || fail "the link has not $((n_test - 1)) functions"
+	jq -e '[.handle.functions[].function] | index("bpf_fentry_test7") == null' <<<"$d" >/dev/null ||
+		fail "the link lists bpf_fentry_test7"
+	[ "$(jq -c '[.handle.functions[].btf_id] | sort' <<<"$d")" = "$(jq -c '.handle.link_info.ids' <<<"$d")" ] ||
+		fail "the kernel's link info ids differ from the link's functions"
+	expect_bpftool_multi "$link_id" "$prog_id" $((n_test - 1))
+	res=$("$check" "$prog_id" "$bss") || fail "multi-check: $res"
+	[ "$(val calls)" = $((n_test - 1)) ] || fail "the program ran $(val calls) times, expected $((n_test - 1))"
+	dp=$(fexitctl --json describe "$prog")
+	for i in 1 2 3 4 5 6; do
+		[ "$(val "ok\\[$i\\]")" = 1 ] || fail "bpf_fentry_test$i: arguments or return value wrong"
+		# each function keeps its cookie: its position in the PROGRAM's functions, plus one
+		pos=$(jq -r --arg f "bpf_fentry_test$i" '[.handle.functions[].function] | index($f)' <<<"$dp")
+		[ "$(val "cookie\\[$i\\]")" = $((pos + 1)) ] ||
+			fail "bpf_fentry_test$i fired with cookie $(val "cookie\\[$i\\]"), its position in the program is $pos"
+	done
+	exec {FILL[1]}>&-
+	wait "$FILL_PID"
+	unload_all "$out"
+	echo "ok: a full trampoline on bpf_fentry_test7 was skipped with its reason, the other $((n_test - 1)) functions attached with their cookies"
+fi
 
 # --- 3. a glob over many real functions, then a hand-off ----------------------------------------
 # One multi-link takes all of tcp_* (hundreds of functions) at once. As instances every function
